@@ -1,0 +1,20 @@
+#include "Ops/OpRegistry.h"
+
+namespace adjoint {
+
+OpRegistry &OpRegistry::instance() {
+  static OpRegistry *r = [] {
+    auto *reg = new OpRegistry();
+    registerElementwiseOps(*reg);
+    registerLogicOps(*reg);
+    registerLinalgOps(*reg);
+    registerConvPoolOps(*reg);
+    registerNormOps(*reg);
+    registerShapeOps(*reg);
+    registerReduceOps(*reg);
+    return reg;
+  }();
+  return *r;
+}
+
+} // namespace adjoint

@@ -1,0 +1,42 @@
+#pragma once
+// Passes: one per file, registered under a command-line name in PassRegistry.cpp's single table.
+#include "IR/Graph.h"
+
+#include <functional>
+#include <map>
+#include <ostream>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace adjoint {
+
+class PassContext {
+public:
+  // Passes named with --debug-only=<name> explain what they decline to do.
+  std::set<std::string> debugOnly;
+  std::ostream *debugStream = nullptr;
+  bool debugging(const std::string &pass) const {
+    return debugStream && (debugOnly.count(pass) || debugOnly.count("all"));
+  }
+  std::ostream &dbgs() const { return *debugStream; }
+  // Pass statistics ("cse.eliminated" -> 12), printed by adjoint-opt --stats.
+  std::map<std::string, int64_t> stats;
+};
+
+struct PassInfo {
+  std::string name;        // command-line name: --cse
+  std::string description; // one line for --help
+  // Returns true when the function changed.
+  std::function<bool(Function &, PassContext &)> run;
+};
+
+const std::vector<PassInfo> &allPasses();
+const PassInfo *findPass(const std::string &name);
+
+// Each pass file defines one of these.
+bool runCanonicalize(Function &f, PassContext &ctx);
+bool runCSE(Function &f, PassContext &ctx);
+bool runDCE(Function &f, PassContext &ctx);
+
+} // namespace adjoint
