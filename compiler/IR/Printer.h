@@ -1,12 +1,30 @@
 #pragma once
 // The textual IR (.adj). print → parse → print is the identity.
 //
-//   func @mlp(%x: f32[64,784], %w1: f32[784,512] {param = dense<...>}) -> (y: f32[64,10]) {
+//   func @mlp(%x: f32[64,784], %w1: f32[784,512] {param}, %b: f32[2] {param = dense<f32[2], [0.5, 1.0]>})
+//       -> (y: f32[64,10], "odd name": f32[]) {
 //     %0 = MatMul(%x, %w1) : f32[64,512]
-//     %1, %2 = Split(%0) {axis = 1} : f32[64,256], f32[64,256]
+//     %1, %2 = Split(%0, %c) {axis = 1} : f32[64,256], f32[64,256]
 //     %3 = Clip(%1, _, %c) : f32[64,256] loc("/clip")
-//     return %3
+//     %4 = ai.onnx.preview.training.Adam(...) {...} : ...
+//     return %3, %4
 //   }
+//
+// Grammar details (the parser accepts exactly what the printer writes, plus whitespace and
+// `//` comments anywhere):
+//  - Arguments print by name: %name when the name matches [A-Za-z0-9_.$-]+, else %"quoted".
+//    Op results print as %0, %1, ... in order. Output names: bare identifier or "quoted".
+//  - An absent optional operand is `_`.
+//  - Op type: `Name` in the default domain, `domain.Name` otherwise (last dot-separated part is
+//    the name).
+//  - Attributes, sorted by name: int `1`; float always with `.`, `e`, `nan` or `inf`
+//    (`1.0`, `1e-05`, `-inf`; shortest form that round-trips the double); string `"s"` with C
+//    escapes; lists `[1, 2]`, `[1.0, 2.5]`, `["a"]`; empty lists `ints[]`, `floats[]`,
+//    `strings[]`; tensors `dense<f32[2,2], [1.0, 2.0, 3.0, 4.0]>` (bools true/false),
+//    `dense<f32[784,512], 0x...>` (raw little-endian bytes, used above 256 elements) or
+//    `dense<f32[784,512], elided>` (no data).
+//  - Parameters: `{param}` when without data (or elided), else `{param = dense<...>}`.
+//  - Node names: trailing `loc("name")`.
 #include "IR/Graph.h"
 
 #include <ostream>
