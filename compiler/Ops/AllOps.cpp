@@ -11,6 +11,7 @@ OpRegistry &OpRegistry::instance() {
     registerConvPoolOps(*reg);
     registerNormOps(*reg);
     registerShapeOps(*reg);
+    registerDataMovementOps(*reg);
     registerReduceOps(*reg);
     return reg;
   }();

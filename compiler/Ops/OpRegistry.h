@@ -120,7 +120,8 @@ void registerLogicOps(OpRegistry &r);        // Ops/Logic.cpp: Where Equal Less 
 void registerLinalgOps(OpRegistry &r);       // Ops/Linalg.cpp: MatMul Gemm
 void registerConvPoolOps(OpRegistry &r);     // Ops/ConvPool.cpp: Conv MaxPool AveragePool GlobalAveragePool
 void registerNormOps(OpRegistry &r);         // Ops/Norm.cpp: BatchNormalization LayerNormalization Softmax LogSoftmax Dropout
-void registerShapeOps(OpRegistry &r);        // Ops/ShapeOps.cpp: Reshape Transpose Concat Slice Split Gather Squeeze Unsqueeze Expand Flatten Shape Identity Constant
+void registerShapeOps(OpRegistry &r);        // Ops/ShapeOps.cpp: Reshape Squeeze Unsqueeze Expand Flatten Shape Identity Constant
+void registerDataMovementOps(OpRegistry &r); // Ops/DataMovement.cpp: Transpose Concat Slice Split Gather
 void registerReduceOps(OpRegistry &r);       // Ops/Reduce.cpp: ReduceSum ReduceMean ReduceMax
 
 } // namespace adjoint

@@ -1,1 +1,174 @@
-int main() { return 0; }
+// adjoint-opt: runs a pipeline of passes over a model (.onnx or .adj) and prints the result, as
+// mlir-opt does. See --help.
+#include "Frontend/OnnxExporter.h"
+#include "IR/Parser.h"
+#include "IR/Printer.h"
+#include "Ops/Verify.h"
+#include "Support/Error.h"
+#include "Transforms/PassManager.h"
+#include "common/ToolSupport.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+using namespace adjoint;
+using namespace adjoint::tools;
+
+static void printHelp() {
+  std::cout << "usage: adjoint-opt [PASSES] [OPTIONS] INPUT.(adj|onnx) [-o OUT.(adj|onnx)]\n"
+               "\nRuns the given passes in order on every function and prints the IR (.adj)\n"
+               "to stdout, or writes OUT (.onnx exports a model, anything else is .adj).\n"
+               "\npasses:\n";
+  for (const auto &p : allPasses())
+    std::cout << "  --" << p.name << std::string(p.name.size() < 20 ? 20 - p.name.size() : 1, ' ')
+              << p.description << "\n";
+  std::cout << "\noptions:\n"
+               "  --print-ir-after-all   print the IR after each pass\n"
+               "  --verify-each          verify the IR after each pass\n"
+               "  --debug-only=P[,P]     passes P explain what they decline to do (stderr)\n"
+               "  --stats                print pass statistics (stderr)\n"
+               "  --split-input-file     treat '// -----' lines as separate inputs\n"
+               "  --dim NAME=N           bind a symbolic ONNX dimension\n"
+               "  --elide-above=N        print data of tensors with at most N elements\n"
+               "                         (default 16 to stdout; -1 prints everything)\n"
+               "  -o PATH                write the result to PATH instead of stdout\n";
+}
+
+namespace {
+struct Options {
+  std::vector<const PassInfo *> passes;
+  PipelineOptions pipeline;
+  PassContext ctx;
+  ImportOptions import;
+  bool stats = false, split = false, elideGiven = false;
+  std::string input, output;
+};
+} // namespace
+
+static Options parseArgs(int argc, char **argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const std::string &flag) -> std::string {
+      if (a.size() > flag.size() && a.compare(0, flag.size() + 1, flag + "=") == 0)
+        return a.substr(flag.size() + 1);
+      check(i + 1 < argc, flag, " expects a value");
+      return argv[++i];
+    };
+    auto is = [&](const std::string &flag) {
+      return a == flag || a.compare(0, flag.size() + 1, flag + "=") == 0;
+    };
+    if (a == "--help" || a == "-h") {
+      printHelp();
+      std::exit(0);
+    } else if (a == "--print-ir-after-all") {
+      o.pipeline.printAfterAll = true;
+    } else if (a == "--verify-each") {
+      o.pipeline.verifyEach = true;
+    } else if (a == "--stats") {
+      o.stats = true;
+    } else if (a == "--split-input-file") {
+      o.split = true;
+    } else if (is("--debug-only")) {
+      std::stringstream ss(value("--debug-only"));
+      for (std::string p; std::getline(ss, p, ',');)
+        o.ctx.debugOnly.insert(p);
+      o.ctx.debugStream = &std::cerr;
+    } else if (is("--dim")) {
+      parseDimBinding(value("--dim"), o.import);
+    } else if (is("--elide-above")) {
+      o.pipeline.elideAbove = parseInt(value("--elide-above"), "--elide-above");
+      o.elideGiven = true;
+    } else if (a == "-o") {
+      check(i + 1 < argc, "-o expects a path");
+      o.output = argv[++i];
+    } else if (a.rfind("--", 0) == 0) {
+      const PassInfo *p = findPass(a.substr(2));
+      if (!p)
+        fail("unknown option or pass '", a, "' (see --help)");
+      o.passes.push_back(p);
+    } else {
+      check(o.input.empty(), "more than one input given: '", o.input, "' and '", a, "'");
+      o.input = a;
+    }
+  }
+  check(!o.input.empty(), "no input file (see --help)");
+  return o;
+}
+
+static void writeResult(const Module &m, Options &o) {
+  if (o.output.empty()) {
+    PrintOptions po;
+    po.elideAbove = o.pipeline.elideAbove;
+    printModule(std::cout, m, po);
+    return;
+  }
+  if (hasSuffix(o.output, ".onnx")) {
+    check(m.functions().size() == 1, "-o ", o.output, ": an ONNX model holds one function, got ",
+          m.functions().size());
+    exportOnnxFile(*m.main(), o.output);
+    return;
+  }
+  std::ostringstream os;
+  PrintOptions po;
+  po.elideAbove = o.elideGiven ? o.pipeline.elideAbove : -1;
+  printModule(os, m, po);
+  writeFileAtomic(o.output, os.str());
+}
+
+static int processModule(Module &m, Options &o) {
+  runPipeline(m, o.passes, o.ctx, o.pipeline);
+  writeResult(m, o);
+  return 0;
+}
+
+// With --split-input-file each chunk is its own module; an error in one is printed and the
+// others still run (as mlir-opt does), and the exit code says whether any failed.
+static int runSplit(Options &o) {
+  std::ifstream in(o.input);
+  check(in.good(), "cannot open '", o.input, "'");
+  std::vector<std::string> chunks(1);
+  std::vector<int> firstLine{1};
+  int lineNo = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++lineNo;
+    if (line.rfind("// -----", 0) == 0) {
+      chunks.emplace_back();
+      firstLine.push_back(lineNo + 1);
+      continue;
+    }
+    chunks.back() += line + "\n";
+  }
+  int rc = 0;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    // Pad with newlines so parse errors report the line in the original file.
+    std::string text = std::string((size_t)firstLine[i] - 1, '\n') + chunks[i];
+    int r = runTool("adjoint-opt", [&] {
+      auto m = parseModule(text, o.input);
+      verifyModule(*m);
+      return processModule(*m, o);
+    });
+    rc |= r;
+    if (i + 1 < chunks.size() && o.output.empty())
+      std::cout << "// -----\n";
+  }
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  std::ios::sync_with_stdio(false);
+  return runTool("adjoint-opt", [&] {
+    Options o = parseArgs(argc, argv);
+    o.pipeline.irStream = &std::cout;
+    int rc = o.split ? runSplit(o) : [&] {
+      auto m = loadModule(o.input, o.import);
+      return processModule(*m, o);
+    }();
+    if (o.stats)
+      for (const auto &[k, v] : o.ctx.stats)
+        std::cerr << "stat " << k << " = " << v << "\n";
+    return rc;
+  });
+}

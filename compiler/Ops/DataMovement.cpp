@@ -1,0 +1,367 @@
+// Ops that copy elements into a new order: Transpose Concat Slice Split Gather. They work for
+// every dtype by moving elements, never by computing with them.
+#include "Ops/KernelUtil.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace adjoint {
+
+namespace {
+
+int64_t axisFor(const InferContext &ctx, int64_t axis, int64_t rank) {
+  ctx.require(axis >= -rank && axis < rank, "axis ", axis, " is out of range for rank ", rank);
+  return axis < 0 ? axis + rank : axis;
+}
+
+// Copies src[base + sum(i[d] * strides[d])] to dst in row-major order over `out`. Strides may be
+// negative (reversed slices) or permuted (transposes).
+template <typename T>
+void stridedCopy(const T *src, int64_t base, const std::vector<int64_t> &strides, T *dst,
+                 const Shape &out) {
+  int64_t total = numElements(out);
+  std::vector<int64_t> counter(out.size(), 0);
+  int64_t s = base;
+  for (int64_t o = 0; o < total; ++o) {
+    dst[o] = src[s];
+    for (int64_t d = (int64_t)out.size() - 1; d >= 0; --d) {
+      if (++counter[d] < out[d]) {
+        s += strides[d];
+        break;
+      }
+      s -= strides[d] * (out[d] - 1);
+      counter[d] = 0;
+    }
+  }
+}
+
+void stridedCopy(const Tensor &in, int64_t base, const std::vector<int64_t> &strides, Tensor &out) {
+  dispatchDType(in.dtype(), [&](auto z) {
+    using T = decltype(z);
+    stridedCopy(in.data<T>(), base, strides, out.data<T>(), out.shape());
+  });
+}
+
+// Copies `count` contiguous elements between buffers of the same dtype.
+void copyElems(const Tensor &src, int64_t srcOff, Tensor &dst, int64_t dstOff, int64_t count) {
+  if (count <= 0)
+    return;
+  size_t es = dtypeSize(src.dtype());
+  std::memcpy(dst.mutableBytes() + dstOff * es, src.bytes() + srcOff * es, (size_t)count * es);
+}
+
+int64_t product(const Shape &s, size_t from, size_t to) {
+  return numElements(Shape(s.begin() + from, s.begin() + to));
+}
+
+// ---- Transpose --------------------------------------------------------------------------------
+
+std::vector<int64_t> transposePerm(const AttrReader &a, int64_t rank) {
+  if (!a.has("perm")) {
+    std::vector<int64_t> p(rank);
+    for (int64_t i = 0; i < rank; ++i)
+      p[i] = rank - 1 - i;
+    return p;
+  }
+  return a.ints("perm");
+}
+
+std::vector<TensorType> inferTranspose(InferContext &ctx) {
+  const Shape &in = ctx.shape(0);
+  int64_t rank = (int64_t)in.size();
+  std::vector<int64_t> perm = transposePerm(ctx, rank);
+  ctx.require((int64_t)perm.size() == rank, "perm has ", perm.size(),
+              " entries but the input has rank ", rank);
+  std::vector<bool> seen(rank, false);
+  Shape out(rank);
+  for (int64_t i = 0; i < rank; ++i) {
+    int64_t p = perm[i];
+    ctx.require(p >= 0 && p < rank && !seen[p], "perm ", shapeStr(perm),
+                " is not a permutation of [0, ", rank, ")");
+    seen[p] = true;
+    out[i] = in[p];
+  }
+  return {{ctx.dtype(0), out}};
+}
+
+void transposeKernel(KernelContext &ctx) {
+  const Tensor &in = ctx.in(0);
+  std::vector<int64_t> perm = transposePerm(ctx, in.rank());
+  std::vector<int64_t> inStrides = stridesOf(in.shape()), strides(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i)
+    strides[i] = inStrides[perm[i]];
+  stridedCopy(in, 0, strides, ctx.out());
+}
+
+// ---- Concat -----------------------------------------------------------------------------------
+
+std::vector<TensorType> inferConcat(InferContext &ctx) {
+  const TensorType &first = ctx.type(0);
+  int64_t axis = axisFor(ctx, ctx.i("axis"), first.rank());
+  Shape out = first.shape;
+  out[axis] = 0;
+  for (size_t i = 0; i < ctx.numOperands(); ++i) {
+    const TensorType &t = ctx.type(i);
+    ctx.require(t.dtype == first.dtype, "operand ", i, " has dtype ", dtypeName(t.dtype),
+                " but operand 0 has ", dtypeName(first.dtype));
+    bool same = t.rank() == first.rank();
+    for (int64_t d = 0; same && d < t.rank(); ++d)
+      same = d == axis || t.shape[d] == first.shape[d];
+    ctx.require(same, "operand ", i, " has shape ", shapeStr(t.shape),
+                ", which does not match operand 0's ", shapeStr(first.shape),
+                " outside axis ", axis);
+    out[axis] += t.shape[axis];
+  }
+  return {{first.dtype, out}};
+}
+
+void concatKernel(KernelContext &ctx) {
+  Tensor &out = ctx.out();
+  int64_t axis = ctx.i("axis");
+  if (axis < 0)
+    axis += out.rank();
+  int64_t outer = product(out.shape(), 0, axis);
+  int64_t outRow = product(out.shape(), axis, out.shape().size());
+  int64_t offset = 0;
+  for (size_t i = 0; i < ctx.inputs.size(); ++i) {
+    const Tensor &in = ctx.in(i);
+    int64_t row = product(in.shape(), axis, in.shape().size());
+    for (int64_t o = 0; o < outer; ++o)
+      copyElems(in, o * row, out, o * outRow + offset, row);
+    offset += row;
+  }
+}
+
+// ---- Slice ------------------------------------------------------------------------------------
+
+struct SliceWindow {
+  std::vector<int64_t> start, step; // per input dimension
+  Shape out;
+};
+
+// Effective start/step/length per dimension, clamped exactly as the ONNX Slice-13 spec says:
+// starts into [0, dim] (forward) or [0, dim-1] (backward), ends into [0, dim] or [-1, dim-1].
+template <typename Ctx>
+SliceWindow sliceWindow(const Ctx &ctx, const Shape &in, const std::vector<int64_t> &starts,
+                        const std::vector<int64_t> &ends, const std::vector<int64_t> *axesIn,
+                        const std::vector<int64_t> *stepsIn) {
+  int64_t rank = (int64_t)in.size();
+  size_t n = starts.size();
+  if (ends.size() != n || (axesIn && axesIn->size() != n) || (stepsIn && stepsIn->size() != n))
+    ctx.error("starts, ends, axes and steps must have the same length, got ", n, ", ",
+              ends.size(), ", ", axesIn ? (int64_t)axesIn->size() : (int64_t)n, ", ",
+              stepsIn ? (int64_t)stepsIn->size() : (int64_t)n);
+  SliceWindow w{std::vector<int64_t>(rank, 0), std::vector<int64_t>(rank, 1), in};
+  std::vector<bool> seen(rank, false);
+  for (size_t i = 0; i < n; ++i) {
+    int64_t axis = axesIn ? (*axesIn)[i] : (int64_t)i;
+    if (axis < -rank || axis >= rank)
+      ctx.error("axis ", axis, " is out of range for rank ", rank);
+    if (axis < 0)
+      axis += rank;
+    if (seen[axis])
+      ctx.error("axes repeat axis ", axis);
+    seen[axis] = true;
+    int64_t step = stepsIn ? (*stepsIn)[i] : 1;
+    if (step == 0)
+      ctx.error("steps must not be 0");
+    int64_t dim = in[axis], start = starts[i], end = ends[i];
+    if (start < 0)
+      start += dim;
+    if (end < 0)
+      end += dim;
+    int64_t len;
+    if (step > 0) {
+      start = std::clamp<int64_t>(start, 0, dim);
+      end = std::clamp<int64_t>(end, 0, dim);
+      len = end > start ? 1 + (end - start - 1) / step : 0;
+    } else {
+      start = std::clamp<int64_t>(start, 0, std::max<int64_t>(dim - 1, 0));
+      end = std::clamp<int64_t>(end, -1, dim - 1);
+      // -INT64_MIN overflows; any stride beyond the dimension takes a single element anyway.
+      int64_t back = step == std::numeric_limits<int64_t>::min()
+                         ? std::numeric_limits<int64_t>::max()
+                         : -step;
+      len = dim > 0 && start > end ? 1 + (start - end - 1) / back : 0;
+    }
+    // A step longer than the dimension takes at most one element; shrinking it keeps the
+    // kernel's stride arithmetic from overflowing.
+    if (len <= 1)
+      step = step > 0 ? 1 : -1;
+    w.start[axis] = start;
+    w.step[axis] = step;
+    w.out[axis] = len;
+  }
+  return w;
+}
+
+// Slice's index operands: int32 or int64, all of one type, 1-D.
+void checkSliceIndexType(const InferContext &ctx, size_t i, const char *what) {
+  DType t = ctx.dtype(i);
+  ctx.require(t == DType::I64 || t == DType::I32, what, " must be int32 or int64, got ",
+              dtypeName(t));
+  ctx.require(t == ctx.dtype(1), what, " has dtype ", dtypeName(t), " but starts has ",
+              dtypeName(ctx.dtype(1)));
+  ctx.require(ctx.type(i).rank() == 1, what, " must be 1-D, got shape ",
+              shapeStr(ctx.shape(i)));
+}
+
+std::vector<TensorType> inferSlice(InferContext &ctx) {
+  static const char *names[] = {"data", "starts", "ends", "axes", "steps"};
+  std::vector<int64_t> vals[5];
+  for (size_t i = 1; i < 5; ++i) {
+    if (!ctx.hasOperand(i))
+      continue;
+    checkSliceIndexType(ctx, i, names[i]);
+    vals[i] = ctx.requireConstant(i, names[i]).toInts();
+  }
+  SliceWindow w = sliceWindow(ctx, ctx.shape(0), vals[1], vals[2],
+                              ctx.hasOperand(3) ? &vals[3] : nullptr,
+                              ctx.hasOperand(4) ? &vals[4] : nullptr);
+  return {{ctx.dtype(0), w.out}};
+}
+
+void sliceKernel(KernelContext &ctx) {
+  const Tensor &in = ctx.in(0);
+  std::vector<int64_t> vals[5];
+  for (size_t i = 1; i < 5; ++i)
+    if (ctx.hasInput(i))
+      vals[i] = ctx.in(i).toInts();
+  SliceWindow w = sliceWindow(ctx, in.shape(), vals[1], vals[2],
+                              ctx.hasInput(3) ? &vals[3] : nullptr,
+                              ctx.hasInput(4) ? &vals[4] : nullptr);
+  if (w.out != ctx.out().shape())
+    ctx.error("index operands at run time give shape ", shapeStr(w.out), ", not the ",
+              shapeStr(ctx.out().shape()), " they gave at compile time");
+  if (numElements(w.out) == 0)
+    return;
+  std::vector<int64_t> strides = stridesOf(in.shape());
+  int64_t base = 0;
+  for (size_t d = 0; d < strides.size(); ++d) {
+    base += w.start[d] * strides[d];
+    strides[d] *= w.step[d];
+  }
+  stridedCopy(in, base, strides, ctx.out());
+}
+
+// ---- Split ------------------------------------------------------------------------------------
+
+std::vector<TensorType> inferSplit(InferContext &ctx) {
+  const TensorType &in = ctx.type(0);
+  int64_t axis = axisFor(ctx, ctx.i("axis"), in.rank());
+  int64_t dim = in.shape[axis], n = (int64_t)ctx.numResults;
+  std::vector<int64_t> sizes;
+  if (ctx.hasOperand(1)) {
+    const Tensor &t = ctx.requireConstant(1, "split");
+    ctx.require(t.dtype() == DType::I64 && t.rank() == 1, "split must be a 1-D int64 tensor, got ",
+                TensorType{t.dtype(), t.shape()}.str());
+    sizes = t.toInts();
+    ctx.require((int64_t)sizes.size() == n, "split has ", sizes.size(), " entries for ", n,
+                " results");
+    int64_t sum = 0;
+    for (int64_t s : sizes) {
+      ctx.require(s >= 0 && s <= dim, "split ", shapeStr(sizes), " has invalid size ", s);
+      sum += s;
+    }
+    ctx.require(sum == dim, "split ", shapeStr(sizes), " sums to ", sum, ", not to the size ",
+                dim, " of axis ", axis);
+  } else {
+    // Split-13 without `split` needs equal parts (uneven splits arrive only in opset 18).
+    ctx.require(dim % n == 0, "cannot split axis ", axis, " of size ", dim, " into ", n,
+                " equal parts");
+    sizes.assign(n, dim / n);
+  }
+  std::vector<TensorType> types;
+  for (int64_t s : sizes) {
+    Shape sh = in.shape;
+    sh[axis] = s;
+    types.push_back({in.dtype, sh});
+  }
+  return types;
+}
+
+void splitKernel(KernelContext &ctx) {
+  const Tensor &in = ctx.in(0);
+  int64_t axis = ctx.i("axis");
+  if (axis < 0)
+    axis += in.rank();
+  int64_t outer = product(in.shape(), 0, axis);
+  int64_t inRow = product(in.shape(), axis, in.shape().size());
+  int64_t offset = 0;
+  for (Tensor &out : ctx.outputs) {
+    int64_t row = product(out.shape(), axis, out.shape().size());
+    for (int64_t o = 0; o < outer; ++o)
+      copyElems(in, o * inRow + offset, out, o * row, row);
+    offset += row;
+  }
+}
+
+// ---- Gather -----------------------------------------------------------------------------------
+
+std::vector<TensorType> inferGather(InferContext &ctx) {
+  const TensorType &data = ctx.type(0), &idx = ctx.type(1);
+  ctx.require(idx.dtype == DType::I64 || idx.dtype == DType::I32,
+              "indices must be int32 or int64, got ", dtypeName(idx.dtype));
+  int64_t axis = axisFor(ctx, ctx.i("axis"), data.rank());
+  int64_t dim = data.shape[axis];
+  // Known indices are checked now, so a bad model fails at compile time, not at run time.
+  if (const Tensor *c = ctx.constant(1); c && !c->empty())
+    for (int64_t v : c->toInts())
+      ctx.require(v >= -dim && v < dim, "index ", v, " is out of range for axis ", axis,
+                  " of size ", dim);
+  Shape out(data.shape.begin(), data.shape.begin() + axis);
+  out.insert(out.end(), idx.shape.begin(), idx.shape.end());
+  out.insert(out.end(), data.shape.begin() + axis + 1, data.shape.end());
+  return {{data.dtype, out}};
+}
+
+void gatherKernel(KernelContext &ctx) {
+  const Tensor &data = ctx.in(0), &idx = ctx.in(1);
+  Tensor &out = ctx.out();
+  int64_t axis = ctx.i("axis");
+  if (axis < 0)
+    axis += data.rank();
+  int64_t outer = product(data.shape(), 0, axis), dim = data.shape()[axis];
+  int64_t inner = product(data.shape(), axis + 1, data.shape().size());
+  int64_t count = idx.numel();
+  std::vector<int64_t> ix = idx.toInts();
+  for (int64_t &v : ix) {
+    if (v < -dim || v >= dim)
+      ctx.error("index ", v, " is out of range for axis ", axis, " of size ", dim);
+    if (v < 0)
+      v += dim;
+  }
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t j = 0; j < count; ++j)
+      copyElems(data, (o * dim + ix[j]) * inner, out, (o * count + j) * inner, inner);
+}
+
+OpSchema schema(const char *name, int minIn, int maxIn, InferFn infer, KernelFn kernel,
+                std::vector<AttrSpec> attrs) {
+  OpSchema s;
+  s.name = name;
+  s.minInputs = minIn;
+  s.maxInputs = maxIn;
+  s.attrs = std::move(attrs);
+  s.infer = std::move(infer);
+  s.kernel = std::move(kernel);
+  return s;
+}
+
+} // namespace
+
+void registerDataMovementOps(OpRegistry &r) {
+  constexpr int unbounded = std::numeric_limits<int>::max();
+  r.add(schema("Transpose", 1, 1, inferTranspose, transposeKernel,
+               {{"perm", AttrKind::Ints, std::nullopt, /*optional=*/true}}));
+  r.add(schema("Concat", 1, unbounded, inferConcat, concatKernel,
+               {{"axis", AttrKind::Int, std::nullopt}}));
+  r.add(schema("Slice", 3, 5, inferSlice, sliceKernel, {}));
+  OpSchema split = schema("Split", 1, 2, inferSplit, splitKernel,
+                          {{"axis", AttrKind::Int, Attribute(0)}});
+  split.maxOutputs = unbounded;
+  r.add(std::move(split));
+  r.add(schema("Gather", 2, 2, inferGather, gatherKernel, {{"axis", AttrKind::Int, Attribute(0)}}));
+}
+
+} // namespace adjoint
