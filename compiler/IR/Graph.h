@@ -156,17 +156,16 @@ private:
 };
 
 template <typename Pred> size_t Function::eraseOpsIf(Pred pred) {
-  size_t n = 0;
-  for (auto it = ops_.begin(); it != ops_.end();) {
-    if (pred(**it)) {
-      dropOperandUses(it->get());
-      it = ops_.erase(it);
-      ++n;
-    } else {
-      ++it;
-    }
-  }
-  return n;
+  // Uses are dropped before anything is freed: an erased op may use another erased op's result.
+  std::vector<OpList::iterator> doomed;
+  for (auto it = ops_.begin(); it != ops_.end(); ++it)
+    if (pred(**it))
+      doomed.push_back(it);
+  for (auto it : doomed)
+    dropOperandUses(it->get());
+  for (auto it : doomed)
+    ops_.erase(it);
+  return doomed.size();
 }
 
 class Module {

@@ -1,4 +1,5 @@
 #include "IR/Tensor.h"
+#include "IR/Convert.h"
 #include "Support/Error.h"
 
 #include <functional>
@@ -42,10 +43,7 @@ int64_t Tensor::getInt(int64_t i) const {
 void Tensor::setDouble(int64_t i, double v) {
   dispatchDType(dtype_, [&](auto z) {
     using T = decltype(z);
-    if constexpr (std::is_same_v<T, bool>)
-      data<T>()[i] = v != 0;
-    else
-      data<T>()[i] = static_cast<T>(v);
+    data<T>()[i] = convertElement<T, double>(v);
   });
 }
 
@@ -64,12 +62,8 @@ Tensor Tensor::cast(DType to) const {
       using O = decltype(zo);
       const I *src = data<I>();
       O *dst = out.data<O>();
-      for (int64_t i = 0; i < numel_; ++i) {
-        if constexpr (std::is_same_v<O, bool>)
-          dst[i] = src[i] != I{};
-        else
-          dst[i] = static_cast<O>(src[i]);
-      }
+      for (int64_t i = 0; i < numel_; ++i)
+        dst[i] = convertElement<O, I>(src[i]);
     });
   });
   return out;

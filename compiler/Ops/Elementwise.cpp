@@ -222,13 +222,11 @@ void registerElementwiseOps(OpRegistry &r) {
                       double alpha = ctx.f("alpha");
                       return [alpha](auto x) { return x < 0 ? decltype(x)(alpha) * x : x; };
                     });
-  addUnaryWith<Flt>(r, "Elu", {AttrSpec{"alpha", AttrKind::Float, Attribute(1.0)}},
-                    [](const KernelContext &ctx) {
-                      double alpha = ctx.f("alpha");
-                      return [alpha](auto x) {
-                        return x < 0 ? decltype(x)(alpha) * std::expm1(x) : x;
-                      };
-                    });
+  addUnaryWith<Flt>(
+      r, "Elu", {AttrSpec{"alpha", AttrKind::Float, Attribute(1.0)}}, [](const KernelContext &ctx) {
+        double alpha = ctx.f("alpha");
+        return [alpha](auto x) { return x < 0 ? decltype(x)(alpha) * std::expm1(x) : x; };
+      });
   addClip(r);
 }
 

@@ -13,6 +13,13 @@
 
 namespace adjoint::test {
 
+// "x0", "x1", ... (appending avoids GCC 12's false -Wrestrict on `"x" + std::to_string(i)`).
+inline std::string inputName(size_t i) {
+  std::string s = "x";
+  s.append(std::to_string(i));
+  return s;
+}
+
 // Runs `opType` on `ins` (nullopt = absent optional operand) and returns its first result.
 inline Tensor runOp(const std::string &opType, const std::vector<std::optional<Tensor>> &ins,
                     AttrMap attrs = {}) {
@@ -24,7 +31,7 @@ inline Tensor runOp(const std::string &opType, const std::vector<std::optional<T
       operands.push_back(nullptr);
       continue;
     }
-    std::string name = "x" + std::to_string(i);
+    std::string name = inputName(i);
     operands.push_back(f.addInput(name, {ins[i]->dtype(), ins[i]->shape()}));
     feeds[name] = *ins[i];
   }
@@ -40,7 +47,7 @@ inline std::string buildError(const std::string &opType, const std::vector<Tenso
   Function f("t");
   std::vector<Value *> operands;
   for (size_t i = 0; i < types.size(); ++i)
-    operands.push_back(f.addInput("x" + std::to_string(i), types[i]));
+    operands.push_back(f.addInput(inputName(i), types[i]));
   try {
     buildOp(f, opType, operands, std::move(attrs));
   } catch (const Error &e) {
