@@ -10,8 +10,8 @@
 // for a tap in padding. That keeps all the index arithmetic in one place for every op.
 #include "Ops/KernelUtil.h"
 
+#include <algorithm>
 #include <cmath>
-#include <limits>
 
 namespace adjoint {
 
@@ -103,19 +103,33 @@ Window computeWindow(const AttrReader &a, const std::string &who, const Shape &i
 }
 
 // Pooling has no value for a window that holds only padding (max of nothing, mean of nothing).
+// Only windows that start before the input or at/after its end can be empty, so this checks
+// those alone, each in O(1): huge declared pads must not make inference loop.
 void requireNonEmptyWindows(const std::string &who, const Window &w) {
-  for (size_t i = 0; i < w.rank; ++i)
-    for (int64_t o = 0; o < w.out[i]; ++o) {
-      bool any = false;
-      for (int64_t j = 0; j < w.kernel[i] && !any; ++j) {
-        int64_t pos = o * w.strides[i] - w.padBegin[i] + j * w.dilations[i];
-        any = pos >= 0 && pos < w.in[i];
-      }
-      if (!any)
-        fail(who, ": the pooling window at output position ", o, " of spatial axis ", i,
-             " covers only padding (pads ", shapeStr(w.padBegin), " / ", shapeStr(w.padEnd),
-             ", kernel ", shapeStr(w.kernel), ")");
-    }
+  for (size_t i = 0; i < w.rank; ++i) {
+    const int64_t s = w.strides[i], d = w.dilations[i], pb = w.padBegin[i];
+    auto empty = [&](int64_t o) {
+      int64_t start = o * s - pb;
+      if (start >= w.in[i])
+        return true;
+      if (start >= 0)
+        return false;
+      int64_t j = (-start + d - 1) / d; // first tap at or after input position 0
+      return j >= w.kernel[i] || start + j * d >= w.in[i];
+    };
+    int64_t firstInside = (pb + s - 1) / s;         // first window starting at position >= 0
+    int64_t firstPast = (w.in[i] + pb + s - 1) / s; // first window starting at position >= in
+    int64_t bad = -1;
+    for (int64_t o = 0; o < std::min(firstInside, w.out[i]) && bad < 0; ++o)
+      if (empty(o))
+        bad = o;
+    if (bad < 0 && firstPast < w.out[i])
+      bad = firstPast;
+    if (bad >= 0)
+      fail(who, ": the pooling window at output position ", bad, " of spatial axis ", i,
+           " covers only padding (pads ", shapeStr(w.padBegin), " / ", shapeStr(w.padEnd),
+           ", kernel ", shapeStr(w.kernel), ")");
+  }
 }
 
 // For each output position (row-major over w.out) and kernel tap (row-major over w.kernel): the
@@ -256,8 +270,8 @@ std::vector<TensorType> inferPool(InferContext &ctx) {
   std::vector<TensorType> types{{ctx.dtype(0), y}};
   if (ctx.op.opType() == "MaxPool") {
     int64_t order = ctx.i("storage_order");
-    ctx.require(order == 0 || order == 1, "storage_order must be 0 (row major) or 1 (column major), got ",
-                order);
+    ctx.require(order == 0 || order == 1,
+                "storage_order must be 0 (row major) or 1 (column major), got ", order);
     types.push_back({DType::I64, y});
   }
   return types;
@@ -357,24 +371,12 @@ template <typename T> void globalAveragePoolKernel(KernelContext &ctx) {
   }
 }
 
-template <template <typename> class Kernel> KernelFn floatKernel() {
-  return [](KernelContext &ctx) {
-    dispatchFloat(ctx, ctx.in(0).dtype(), [&](auto t) { Kernel<decltype(t)>::run(ctx); });
+// Wraps f(ctx, T{}) into a kernel that dispatches on X's floating dtype.
+template <typename F> KernelFn floatKernel(F f) {
+  return [f](KernelContext &ctx) {
+    dispatchFloat(ctx, ctx.in(0).dtype(), [&](auto t) { f(ctx, t); });
   };
 }
-
-template <typename T> struct ConvK {
-  static void run(KernelContext &c) { convKernel<T>(c); }
-};
-template <typename T> struct MaxPoolK {
-  static void run(KernelContext &c) { maxPoolKernel<T>(c); }
-};
-template <typename T> struct AveragePoolK {
-  static void run(KernelContext &c) { averagePoolKernel<T>(c); }
-};
-template <typename T> struct GlobalAveragePoolK {
-  static void run(KernelContext &c) { globalAveragePoolKernel<T>(c); }
-};
 
 AttrSpec optionalInts(const char *name) { return {name, AttrKind::Ints, std::nullopt, true}; }
 
@@ -394,7 +396,7 @@ void registerConvPoolOps(OpRegistry &r) {
                 optionalInts("pads"),
                 optionalInts("strides")};
   conv.infer = inferConv;
-  conv.kernel = floatKernel<ConvK>();
+  conv.kernel = floatKernel([](KernelContext &c, auto t) { convKernel<decltype(t)>(c); });
   r.add(std::move(conv));
 
   OpSchema maxPool;
@@ -408,7 +410,7 @@ void registerConvPoolOps(OpRegistry &r) {
                    {"storage_order", AttrKind::Int, Attribute(0)},
                    optionalInts("strides")};
   maxPool.infer = inferPool;
-  maxPool.kernel = floatKernel<MaxPoolK>();
+  maxPool.kernel = floatKernel([](KernelContext &c, auto t) { maxPoolKernel<decltype(t)>(c); });
   r.add(std::move(maxPool));
 
   OpSchema avgPool;
@@ -420,13 +422,14 @@ void registerConvPoolOps(OpRegistry &r) {
                    optionalInts("pads"),
                    optionalInts("strides")};
   avgPool.infer = inferPool;
-  avgPool.kernel = floatKernel<AveragePoolK>();
+  avgPool.kernel = floatKernel([](KernelContext &c, auto t) { averagePoolKernel<decltype(t)>(c); });
   r.add(std::move(avgPool));
 
   OpSchema gap;
   gap.name = "GlobalAveragePool";
   gap.infer = inferGlobalAveragePool;
-  gap.kernel = floatKernel<GlobalAveragePoolK>();
+  gap.kernel =
+      floatKernel([](KernelContext &c, auto t) { globalAveragePoolKernel<decltype(t)>(c); });
   r.add(std::move(gap));
 }
 

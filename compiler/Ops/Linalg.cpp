@@ -3,6 +3,7 @@
 // arithmetic for integers (numpy wraps on overflow; signed overflow would be undefined here).
 #include "Ops/KernelUtil.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace adjoint {
@@ -35,7 +36,7 @@ template <typename T> T saturate(double v) {
 // numpy matmul: a 1-D operand gains a unit dim (prepended for A, appended for B) that the
 // result then drops; the leading (batch) dims broadcast.
 struct MatMulDims {
-  Shape batch;  // broadcast batch shape
+  Shape batch; // broadcast batch shape
   Shape aBatch, bBatch;
   int64_t m = 1, k = 1, n = 1;
   Shape result;
@@ -83,18 +84,23 @@ template <typename T> void matMulKernel(KernelContext &ctx) {
   T *py = ctx.out().data<T>();
   const int64_t m = d.m, k = d.k, n = d.n;
   Shape aMat = d.aBatch, bMat = d.bBatch;
+  std::vector<Acc<T>> row(n);
   // Treat each matrix as one element of its batch tensor so forEachBroadcast walks batches.
   forEachBroadcast<2>(d.batch, {&aMat, &bMat}, [&](int64_t o, const std::array<int64_t, 2> &ix) {
     const T *A = pa + ix[0] * m * k;
     const T *B = pb + ix[1] * k * n;
     T *Y = py + o * m * n;
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j) {
-        Acc<T> s{};
-        for (int64_t p = 0; p < k; ++p)
-          s += widen(A[i * k + p]) * widen(B[p * n + j]);
-        Y[i * n + j] = (T)s;
+    // i-p-j order walks B by rows; each output row accumulates in `row`.
+    for (int64_t i = 0; i < m; ++i) {
+      std::fill(row.begin(), row.end(), Acc<T>{});
+      for (int64_t p = 0; p < k; ++p) {
+        Acc<T> aip = widen(A[i * k + p]);
+        for (int64_t j = 0; j < n; ++j)
+          row[j] += aip * widen(B[p * n + j]);
       }
+      for (int64_t j = 0; j < n; ++j)
+        Y[i * n + j] = (T)row[j];
+    }
   });
 }
 
