@@ -50,6 +50,13 @@ void copyElems(const Tensor &src, int64_t srcOff, Tensor &dst, int64_t dstOff, i
   std::memcpy(dst.mutableBytes() + dstOff * es, src.bytes() + srcOff * es, (size_t)count * es);
 }
 
+// The value of a constant operand as int64s (a Constant printed with elided data has none).
+std::vector<int64_t> constantInts(const InferContext &ctx, size_t i, const char *what) {
+  const Tensor &t = ctx.requireConstant(i, what);
+  ctx.require(!t.empty() || t.numel() == 0, what, " constant has no data");
+  return t.toInts();
+}
+
 int64_t product(const Shape &s, size_t from, size_t to) {
   return numElements(Shape(s.begin() + from, s.begin() + to));
 }
@@ -87,6 +94,10 @@ std::vector<TensorType> inferTranspose(InferContext &ctx) {
 void transposeKernel(KernelContext &ctx) {
   const Tensor &in = ctx.in(0);
   std::vector<int64_t> perm = transposePerm(ctx, in.rank());
+  // Inference validated perm; this guards the raw indexing below against an unverified op.
+  if ((int64_t)perm.size() != in.rank() ||
+      std::any_of(perm.begin(), perm.end(), [&](int64_t p) { return p < 0 || p >= in.rank(); }))
+    ctx.error("perm ", shapeStr(perm), " does not fit rank ", in.rank());
   std::vector<int64_t> inStrides = stridesOf(in.shape()), strides(perm.size());
   for (size_t i = 0; i < perm.size(); ++i)
     strides[i] = inStrides[perm[i]];
@@ -213,7 +224,7 @@ std::vector<TensorType> inferSlice(InferContext &ctx) {
     if (!ctx.hasOperand(i))
       continue;
     checkSliceIndexType(ctx, i, names[i]);
-    vals[i] = ctx.requireConstant(i, names[i]).toInts();
+    vals[i] = constantInts(ctx, i, names[i]);
   }
   SliceWindow w = sliceWindow(ctx, ctx.shape(0), vals[1], vals[2],
                               ctx.hasOperand(3) ? &vals[3] : nullptr,
@@ -255,7 +266,7 @@ std::vector<TensorType> inferSplit(InferContext &ctx) {
     const Tensor &t = ctx.requireConstant(1, "split");
     ctx.require(t.dtype() == DType::I64 && t.rank() == 1, "split must be a 1-D int64 tensor, got ",
                 TensorType{t.dtype(), t.shape()}.str());
-    sizes = t.toInts();
+    sizes = constantInts(ctx, 1, "split");
     ctx.require((int64_t)sizes.size() == n, "split has ", sizes.size(), " entries for ", n,
                 " results");
     int64_t sum = 0;
