@@ -70,7 +70,8 @@ Value *simplify(Op &op, Function &f) {
       return same(inner->operand(0));
   if (t == "Cast" || t == "Reshape" || t == "Flatten" || t == "Expand" || t == "Squeeze" ||
       t == "Unsqueeze")
-    return same(a);
+    if (Value *v = same(a))
+      return v;
   if (t == "Concat" && op.numOperands() == 1)
     return same(a);
   if (t == "Transpose") {

@@ -1,6 +1,7 @@
 // adjoint-opt: runs a pipeline of passes over a model (.onnx or .adj) and prints the result, as
 // mlir-opt does. See --help.
 #include "Frontend/OnnxExporter.h"
+#include "Frontend/TensorIO.h"
 #include "IR/Parser.h"
 #include "IR/Printer.h"
 #include "Ops/Verify.h"
