@@ -259,8 +259,10 @@ Token Lexer::next() {
     return finish(TokKind::Ident);
   }
 
-  std::string shown = std::isprint((unsigned char)c) ? std::string(1, c) : quoteString({&c, 1});
-  errorAt(t.line, t.col, "unexpected character '" + shown + "'");
+  if (std::isprint((unsigned char)c))
+    errorAt(t.line, t.col, std::string("unexpected character '") + c + "'");
+  std::string q = quoteString({&c, 1}); // "\xHH"
+  errorAt(t.line, t.col, "unexpected byte " + q.substr(1, q.size() - 2));
 }
 
 } // namespace adjoint

@@ -12,6 +12,9 @@
 namespace adjoint {
 namespace {
 
+// Recursive descent with one token of lookahead. Names resolve when they are used, against the
+// values defined so far, so a use before the definition (and hence any cycle) cannot be written.
+// Ops are created with their declared result types; Ops/Verify checks them against inference.
 class Parser {
 public:
   Parser(const std::string &text, const std::string &filename) : lex_(text, filename) {
@@ -173,9 +176,9 @@ private:
     // numel is checked first: numel * size could overflow.
     size_t bytes = (size_t)numel * dtypeSize(type.dtype);
     if ((size_t)numel > digits.size() || digits.size() != 2 * bytes)
-      errorAt(tok_, "expected " + std::to_string(bytes) + " bytes of data for " + type.str() +
-                        ", got " + std::to_string(digits.size() / 2) +
-                        (digits.size() % 2 ? ".5" : ""));
+      errorAt(tok_, "expected " + std::to_string(numel) + " elements (" +
+                        std::to_string(2 * bytes) + " hex digits) for " + type.str() + ", got " +
+                        std::to_string(digits.size()) + " hex digits");
     Tensor t(type.dtype, type.shape);
     uint8_t *out = t.mutableBytes();
     auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
@@ -383,6 +386,8 @@ private:
       do {
         types.push_back(parseType());
       } while (accept(TokKind::Comma));
+    } else if (!results.empty()) {
+      expected("':' and result types");
     }
     if (types.size() != results.size())
       errorAt(results.empty() ? colon : results.front(),

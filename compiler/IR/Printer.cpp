@@ -39,7 +39,7 @@ public:
     unsigned n = 0;
     for (const auto &op : fn.ops())
       for (size_t i = 0; i < op->numResults(); ++i)
-        names_[op->result(i)] = "%" + std::to_string(n++);
+        names_[op->result(i)] = std::string("%").append(std::to_string(n++));
     for (const auto &a : fn.args())
       names_[a.get()] = valueNameText(a->name());
   }

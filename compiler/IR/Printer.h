@@ -12,8 +12,10 @@
 //
 // Grammar details (the parser accepts exactly what the printer writes, plus whitespace and
 // `//` comments anywhere):
-//  - Arguments print by name: %name when the name matches [A-Za-z0-9_.$-]+, else %"quoted".
-//    Op results print as %0, %1, ... in order. Output names: bare identifier or "quoted".
+//  - Arguments print by name: %name when the name matches [A-Za-z0-9_.$-]+ and is not all
+//    digits, else %"quoted" (%"3" is an argument named 3, %3 an op result).
+//    Op results print as %0, %1, ... in order (the parser also accepts other names, e.g. %sum).
+//    An op without results prints without `=` and `:`. Output names: bare identifier or "quoted".
 //  - An absent optional operand is `_`.
 //  - Op type: `Name` in the default domain, `domain.Name` otherwise (last dot-separated part is
 //    the name).

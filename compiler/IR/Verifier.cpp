@@ -22,7 +22,7 @@ public:
     for (const auto &op : fn_.ops()) {
       ops_.insert(op.get());
       for (size_t i = 0; i < op->numResults(); ++i)
-        names_[op->result(i)] = "%" + std::to_string(n++);
+        names_[op->result(i)] = std::string("%").append(std::to_string(n++));
     }
     for (const auto &a : fn_.args()) {
       names_[a.get()] = "%" + (isBareValueName(a->name()) ? a->name() : quoteString(a->name()));

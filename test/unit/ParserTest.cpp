@@ -124,8 +124,9 @@ TEST(Parser, RoundTripsEveryConstruct) {
     EXPECT_EQ(g.kind(), o.kind());
     EXPECT_EQ(g.type(), o.type());
     EXPECT_EQ(g.paramData().empty(), o.paramData().empty());
-    if (!o.paramData().empty())
+    if (!o.paramData().empty()) {
       EXPECT_TRUE(g.paramData().identical(o.paramData())) << o.name();
+    }
   }
   ASSERT_EQ(got.ops().size(), orig.ops().size());
   for (auto oi = orig.ops().begin(), gi = got.ops().begin(); oi != orig.ops().end(); ++oi, ++gi) {
@@ -272,7 +273,9 @@ TEST(ParserErrors, ExpectedToken) {
             "t.adj:1:6: expected function name, got 'f'");
   EXPECT_EQ(parseError("func @f() () { return }"), "t.adj:1:11: expected '->', got '('");
   EXPECT_EQ(parseError("func @f(%x: f32[]) -> () {\n  %0 = Neg(%x) f32[]\n  return\n}"),
-            "t.adj:2:16: expected operation or 'return', got 'f32'");
+            "t.adj:2:16: expected ':' and result types, got 'f32'");
+  EXPECT_EQ(parseError("func @f(%x: f32[]) -> () {\n  Sink(%x)\n  3\n}"),
+            "t.adj:3:3: expected operation or 'return', got '3'");
   EXPECT_EQ(parseError("func @f(%x: f32[]) -> () {\n  %0 = Neg(%x, 3) : f32[]\n  return\n}"),
             "t.adj:2:16: expected operand (a value or '_'), got '3'");
   EXPECT_EQ(parseError("func @f(%x: f32[]) -> () {\n  %0 = (%x) : f32[]\n  return\n}"),
@@ -354,24 +357,25 @@ TEST(ParserErrors, DenseTensors) {
   auto op = [](const std::string &dense) {
     return parseError("func @f(%x: f32[]) -> () {\n  Sink(%x) {t = " + dense + "}\n  return\n}");
   };
-  EXPECT_EQ(op("dense<f32[3], [1.0, 2.0]>"), "t.adj:2:27: expected 3 elements for f32[3], got 2");
-  EXPECT_EQ(op("dense<bool[1], [1]>"), "t.adj:2:29: expected 'true' or 'false', got '1'");
+  EXPECT_EQ(op("dense<f32[3], [1.0, 2.0]>"), "t.adj:2:31: expected 3 elements for f32[3], got 2");
+  EXPECT_EQ(op("dense<bool[1], [1]>"), "t.adj:2:33: expected 'true' or 'false', got '1'");
   EXPECT_EQ(op("dense<i32[1], [3000000000]>"),
-            "t.adj:2:28: integer 3000000000 is out of range for i32");
-  EXPECT_EQ(op("dense<i64[1], [1.5]>"), "t.adj:2:28: expected integer, got '1.5'");
+            "t.adj:2:32: integer 3000000000 is out of range for i32");
+  EXPECT_EQ(op("dense<i64[1], [1.5]>"), "t.adj:2:32: expected integer, got '1.5'");
   EXPECT_EQ(op("dense<i32[2], 0x0100>"),
-            "t.adj:2:27: expected 8 bytes of data for i32[2], got 2");
+            "t.adj:2:31: expected 2 elements (16 hex digits) for i32[2], got 4 hex digits");
   EXPECT_EQ(op("dense<bool[2], 0x0102>"),
-            "t.adj:2:28: bool tensor data byte 1 is neither 0 nor 1");
-  EXPECT_EQ(op("dense<f32[2], 7>"), "t.adj:2:27: expected '[', hex data or 'elided', got '7'");
-  EXPECT_EQ(op("dense<f32[-1], elided>"), "t.adj:2:23: negative dimension -1");
+            "t.adj:2:32: bool tensor data byte 1 is neither 0 nor 1");
+  EXPECT_EQ(op("dense<f32[2], 7>"), "t.adj:2:31: expected '[', hex data or 'elided', got '7'");
+  EXPECT_EQ(op("dense<f32[-1], elided>"), "t.adj:2:27: negative dimension -1");
   EXPECT_EQ(op("dense<f32[4611686018427387904,4], [1.0]>"),
-            "t.adj:2:19: element count of shape [4611686018427387904,4] overflows");
+            "t.adj:2:23: element count of shape [4611686018427387904,4] overflows");
   // A huge declared shape with a short list is an error, not an allocation.
   EXPECT_EQ(op("dense<f32[1000000000000], [1.0]>"),
-            "t.adj:2:38: expected 1000000000000 elements for f32[1000000000000], got 1");
+            "t.adj:2:43: expected 1000000000000 elements for f32[1000000000000], got 1");
   EXPECT_EQ(op("dense<f32[1000000000000], 0x00>"),
-            "t.adj:2:38: expected 4000000000000 bytes of data for f32[1000000000000], got 1");
+            "t.adj:2:43: expected 1000000000000 elements (8000000000000 hex digits) for "
+            "f32[1000000000000], got 2 hex digits");
   EXPECT_EQ(parseError("func @f(%p: f32[2] {param = dense<f32[3], elided>}) -> () { return }"),
             "t.adj:1:29: parameter data f32[3] does not match the declared type f32[2]");
   EXPECT_EQ(parseError("func @f(%p: f32[2] {data}) -> () { return }"),
@@ -385,11 +389,45 @@ TEST(ParserErrors, Lexical) {
   EXPECT_EQ(parseError("func @f() -> () {\n  Sink() {s = \"\\x4\"}\n}"),
             "t.adj:2:16: expected two hex digits after \\x");
   EXPECT_EQ(parseError("func @f() -> () {\n  # comment\n}"), "t.adj:2:3: unexpected character '#'");
+  EXPECT_EQ(parseError(std::string("func @f() -> () {\n  \x01\n}")), "t.adj:2:3: unexpected byte \\x01");
   EXPECT_EQ(parseError("func @f(% x: f32[]) -> () { return }"),
             "t.adj:1:9: expected a name after '%'");
   EXPECT_EQ(parseError("func @f(%0: f32[]) -> () { return }"),
             "t.adj:1:9: argument %0 must be named: numbered values are op results (quote it: "
             "%\"0\")");
+}
+
+// Whatever the damage, parsing throws Error or succeeds: it never crashes or throws anything
+// else.
+TEST(Parser, MutatedInputOnlyEverThrowsError) {
+  Module m;
+  buildEverything(m);
+  const std::string text = printModuleText(m);
+  const std::string alphabet = "%@\"(){}[]<>,:=-_.0123456789eEx fabdnpr\n\\/";
+  std::mt19937 rng(1);
+  int parsed = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string s = text;
+    int edits = 1 + (int)(rng() % 3);
+    for (int e = 0; e < edits; ++e) {
+      size_t pos = rng() % (s.size() + 1);
+      char c = alphabet[rng() % alphabet.size()];
+      switch (rng() % 4) {
+      case 0: s.insert(pos, 1, c); break;
+      case 1: if (pos < s.size()) s.erase(pos, 1 + rng() % 8); break;
+      case 2: if (pos < s.size()) s[pos] = c; break;
+      case 3: s.resize(pos); break;
+      }
+    }
+    try {
+      auto got = parseModule(s, "fuzz.adj");
+      for (const auto &f : got->functions())
+        verifyStructure(*f);
+      ++parsed;
+    } catch (const Error &) {
+    }
+  }
+  EXPECT_GT(parsed, 0);
 }
 
 TEST(Parser, FileErrors) {
