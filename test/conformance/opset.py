@@ -18,12 +18,6 @@ Transpose Concat Slice Split Gather Squeeze Unsqueeze Expand ReduceSum ReduceMea
 SUPPORTED_ELEM_TYPES = frozenset({TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT64,
                                   TensorProto.INT32, TensorProto.BOOL})
 
-# Tests whose expected output cannot be reproduced by any implementation but the generator's own:
-# training-mode Dropout with a non-zero ratio draws its mask from numpy's Mersenne Twister.
-RNG_DEPENDENT = frozenset({"test_training_dropout", "test_training_dropout_default",
-                           "test_training_dropout_default_mask", "test_training_dropout_mask"})
-
-
 def _nodes(graph):
     for node in graph.node:
         yield node
@@ -65,8 +59,6 @@ def _type_problem(type_proto):
 
 def exclusion_reason(name, model):
     """Why a test of the op set is not expected to pass, or None when it must pass."""
-    if name in RNG_DEPENDENT:
-        return "expected output depends on numpy's RNG (training-mode Dropout, ratio > 0)"
     problems = set()
     try:
         inferred = onnx.shape_inference.infer_shapes(model)
@@ -88,3 +80,27 @@ def exclusion_reason(name, model):
                     attr.t.data_type not in SUPPORTED_ELEM_TYPES:
                 problems.add(f"{TensorProto.DataType.Name(attr.t.data_type).lower()} dtype")
     return ", ".join(sorted(problems)) if problems else None
+
+
+# Operands the IR needs as compile-time constants (shapes are static): (op, operand index).
+SHAPE_OPERANDS = frozenset({
+    ("Reshape", 1), ("Expand", 1), ("Split", 1), ("Squeeze", 1), ("Unsqueeze", 1),
+    ("Slice", 1), ("Slice", 2), ("Slice", 3), ("Slice", 4),
+    ("ReduceSum", 1), ("ReduceMean", 1), ("ReduceMax", 1), ("ReduceMin", 1), ("ReduceProd", 1),
+    ("ReduceL1", 1), ("ReduceL2", 1), ("ReduceLogSum", 1), ("ReduceLogSumExp", 1),
+    ("ReduceSumSquare", 1), ("Tile", 1), ("Pad", 1), ("ConstantOfShape", 0), ("OneHot", 1),
+    ("TopK", 1), ("Range", 0), ("Range", 1), ("Range", 2),
+})
+
+
+def compile_time_inputs(model, inputs):
+    """Names of graph inputs that feed an operand in SHAPE_OPERANDS directly."""
+    wanted = set(inputs)
+    found = set()
+    for node in _nodes(model.graph):
+        if node.domain not in ("", "ai.onnx"):
+            continue
+        for k, name in enumerate(node.input):
+            if name in wanted and (node.op_type, k) in SHAPE_OPERANDS:
+                found.add(name)
+    return found

@@ -7,8 +7,15 @@ output is compared with the expected one: floats at rtol 1e-4 / atol 1e-5, every
 exactly; shapes and dtypes must match. A test is
 
   passed       every output matched,
-  unsupported  adjoint-run refused it saying "unsupported" (an op or dtype the importer lacks),
+  unsupported  adjoint-run refused it saying "unsupported" or "not supported" (an op or dtype
+               Adjoint lacks),
   failed       anything else: wrong values, a crash, another error, a timeout.
+
+Shapes are static per compilation, so operands that shape the result (Reshape's shape, Slice's
+starts/ends/axes/steps, Squeeze/Unsqueeze/Reduce axes, Split's split, Expand's shape) must be
+compile-time constants. Many node tests pass those as graph inputs; the harness freezes such an
+input into an initializer holding the test's value (the model is compiled for exactly that
+value), and feeds the rest as inputs.
 
 The run fails when a test on the must-pass list (must_pass.txt) did not pass. Lines of that
 list are test names; `#` starts a comment, and `# exclude TEST: REASON` records why a test of
@@ -16,6 +23,7 @@ our op set is not expected to pass (read by --report-missing).
 """
 import argparse
 import concurrent.futures
+import fcntl
 import hashlib
 import json
 import os
@@ -25,6 +33,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 
 import numpy as np
@@ -56,12 +65,15 @@ def ensure_data(build_dir):
         stamp = f"onnx {onnx.__version__} numpy {np.__version__} " \
                 f"generator {hashlib.sha256(f.read()).hexdigest()[:16]}"
     stamp_file = os.path.join(data_dir, "STAMP")
-    if os.path.exists(stamp_file) and open(stamp_file).read().strip() == stamp:
-        return os.path.join(data_dir, "node")
-    log(f"generating ONNX {onnx.__version__} node test data into {data_dir}")
-    subprocess.run([sys.executable, gen, data_dir], check=True)
-    with open(stamp_file, "w") as f:
-        f.write(stamp + "\n")
+    os.makedirs(build_dir, exist_ok=True)
+    # Two runs on one build tree must not generate into the same folder at once.
+    with open(os.path.join(build_dir, "conformance-data.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (os.path.exists(stamp_file) and open(stamp_file).read().strip() == stamp):
+            log(f"generating ONNX {onnx.__version__} node test data into {data_dir}")
+            subprocess.run([sys.executable, gen, data_dir], check=True)
+            with open(stamp_file, "w") as f:
+                f.write(stamp + "\n")
     return os.path.join(data_dir, "node")
 
 
@@ -74,6 +86,7 @@ class Case:
         self.outputs = [o.name for o in self.model.graph.output]
         self.data_sets = sorted(d for d in os.listdir(path) if d.startswith("test_data_set_"))
         self.in_op_set = opset.in_op_set(self.model)
+        self.frozen = opset.compile_time_inputs(self.model, self.inputs)
 
     def op(self):
         """The op this test is about (for an _expanded test: the op it expands)."""
@@ -124,11 +137,51 @@ def compare(name, got, want):
     return None
 
 
-def first_line_with(text, word):
+def freeze_inputs(case, ds_dir, out_dir):
+    """A copy of the model whose compile-time inputs are initializers with this data set's
+    values; returns its path (inside out_dir, under a name no output can take)."""
+    model = onnx.ModelProto()
+    model.CopyFrom(case.model)
+    keep = [vi for vi in model.graph.input if vi.name not in case.frozen]
+    del model.graph.input[:]
+    model.graph.input.extend(keep)
+    for j, name in enumerate(case.inputs):
+        if name in case.frozen:
+            t = onnx.TensorProto()
+            with open(os.path.join(ds_dir, f"input_{j}.pb"), "rb") as f:
+                t.ParseFromString(f.read())
+            t.name = name
+            model.graph.initializer.append(t)
+    path = os.path.join(out_dir, "frozen-model.onnx")
+    onnx.save(model, path)
+    return path
+
+
+def unsupported_line(text):
     for line in text.splitlines():
-        if word in line.lower():
+        low = line.lower()
+        if "unsupported" in low or "not supported" in low:
             return line.strip()
     return None
+
+
+def unsupported_causes(reason):
+    """Short causes of an "unsupported" message, for the summary: op X, dtype Y, ..."""
+    m = re.search(r"unsupported ops?: (.*)", reason)
+    if m:
+        return sorted({f"op {op}" for op in re.findall(r"(\w+) \(node [^)]*\)", m.group(1))}) \
+            or [m.group(0)]
+    m = re.search(r"tensor type (\w+) is not supported", reason)
+    if m:
+        return [f"dtype {m.group(1).lower()}"]
+    m = re.search(r"unsupported target type 'to' = (\d+)", reason)
+    if m:
+        code = int(m.group(1))
+        known = code in onnx.TensorProto.DataType.values()
+        return [f"Cast to {onnx.TensorProto.DataType.Name(code).lower() if known else code}"]
+    if "segmented tensors" in reason:
+        return ["sequence/optional values"]
+    return [reason.rsplit(": ", 1)[-1]]
 
 
 def error_reason(rc, stderr):
@@ -151,26 +204,33 @@ def run_case(case, tool, backend, timeout, scratch):
             return "failed", f"{ds}: {n_in} input files for {len(case.inputs)} graph inputs"
         out_dir = tempfile.mkdtemp(prefix=case.name + ".", dir=scratch)
         try:
-            cmd = [tool, os.path.join(case.path, "model.onnx"), f"--backend={backend}",
-                   "--output-dir", out_dir]
+            model_path = os.path.join(case.path, "model.onnx")
+            if case.frozen:
+                model_path = freeze_inputs(case, ds_dir, out_dir)
+            cmd = [tool, model_path, f"--backend={backend}", "--output-dir", out_dir]
             for j, name in enumerate(case.inputs):
-                cmd += ["--input", f"{name}={os.path.join(ds_dir, f'input_{j}.pb')}"]
+                if name not in case.frozen:
+                    cmd += ["--input", f"{name}={os.path.join(ds_dir, f'input_{j}.pb')}"]
             try:
                 proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                                       errors="replace")
             except subprocess.TimeoutExpired:
                 return "failed", f"timed out after {timeout}s"
             if proc.returncode != 0:
-                msg = first_line_with(proc.stderr, "unsupported")
+                # Paths inside the data folder only make the reasons long.
+                stderr = proc.stderr.replace(model_path, f"{case.name}/model.onnx")
+                stderr = stderr.replace(os.path.dirname(case.path) + os.sep, "")
+                msg = unsupported_line(stderr)
                 if msg and proc.returncode > 0:
                     return "unsupported", msg
-                return "failed", error_reason(proc.returncode, proc.stderr)
+                return "failed", error_reason(proc.returncode, stderr)
             for j, name in enumerate(case.outputs):
                 want_pb = onnx.TensorProto()
                 with open(os.path.join(ds_dir, f"output_{j}.pb"), "rb") as f:
                     want_pb.ParseFromString(f.read())
                 want = numpy_helper.to_array(want_pb)
-                got_path = os.path.join(out_dir, name + ".npy")
+                # adjoint-run's file naming: other characters become '_'.
+                got_path = os.path.join(out_dir, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".npy")
                 if not os.path.exists(got_path):
                     return "failed", f"no output file for graph output '{name}'"
                 try:
@@ -314,9 +374,11 @@ def main():
         return 2
 
     must, excluded, comments = read_list(args.list_file)
+    for name in sorted(set(must) & set(excluded)):
+        log(f"warning: {name} is both on the must-pass list and excluded")
     scratch = os.path.join(build_dir, "conformance-scratch")
     os.makedirs(scratch, exist_ok=True)
-    log(f"running {len(cases)} ONNX node tests with {os.path.relpath(tool)} "
+    log(f"running {len(cases)} ONNX node tests with {tool} "
         f"--backend={args.backend} ({args.jobs} jobs)")
     results = run_all(cases, tool, args.backend, args.timeout, args.jobs, scratch)
 
@@ -324,19 +386,22 @@ def main():
         json.dump({n: {"status": s, "reason": r} for n, (s, r) in sorted(results.items())}, f,
                   indent=1)
 
-    ops = {c.name: c.op() for c in cases}
     unsupported = {}
     for name in sorted(results):
         status, reason = results[name]
         if status == "failed":
             log(f"FAILED {name}: {reason}")
         elif status == "unsupported":
-            unsupported.setdefault(ops[name], []).append(name)
+            for cause in unsupported_causes(reason):
+                unsupported[cause] = unsupported.get(cause, 0) + 1
             if args.verbose:
                 log(f"UNSUPPORTED {name}: {reason}")
     if unsupported:
-        log("unsupported, by op: " + ", ".join(
-            f"{op} ({len(unsupported[op])})" for op in sorted(unsupported)))
+        causes = sorted(unsupported, key=lambda c: (-unsupported[c], c))
+        text = "unsupported, by cause (tests): " + ", ".join(
+            f"{c} ({unsupported[c]})" for c in causes)
+        for line in textwrap.wrap(text, 100, subsequent_indent="  ", break_long_words=False):
+            log(line)
 
     if args.report_missing:
         report_missing(cases, results, excluded)
@@ -364,7 +429,8 @@ def main():
             log(f"  MUST-PASS {r}")
 
     counts = tally(results)
-    log(f"{counts['passed']} passed, {counts['failed']} failed, {counts['unsupported']} unsupported")
+    log(f"{counts['passed']} passed, {counts['failed']} failed, "
+        f"{counts['unsupported']} unsupported")
     if args.report_missing:
         return 0
     return 1 if regressions else 0
