@@ -13,6 +13,14 @@ OpRegistry &OpRegistry::instance() {
     registerShapeOps(*reg);
     registerDataMovementOps(*reg);
     registerReduceOps(*reg);
+    registerAdjointOps(*reg);
+    registerElementwiseGrads(*reg);
+    registerLogicGrads(*reg);
+    registerLinalgGrads(*reg);
+    registerConvPoolGrads(*reg);
+    registerNormGrads(*reg);
+    registerReduceGrads(*reg);
+    registerShapeGrads(*reg);
     return reg;
   }();
   return *r;

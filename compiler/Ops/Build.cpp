@@ -121,4 +121,10 @@ Value *buildConstant(Function &f, Tensor t, Op *before) {
   return f.createOp("Constant", {}, {ty}, std::move(attrs), before)->result();
 }
 
+Value *buildZeros(Function &f, const TensorType &t, Op *before) {
+  Value *zero = buildConstant(f, Tensor(t.dtype, {}), before);
+  Value *shape = buildConstant(f, Tensor::fromVector<int64_t>({t.rank()}, t.shape), before);
+  return buildOp(f, "Expand", {zero, shape}, {}, 1, before)->result();
+}
+
 } // namespace adjoint

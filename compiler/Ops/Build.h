@@ -25,5 +25,7 @@ std::optional<std::vector<Tensor>> tryFold(const Op &op);
 
 // Builds a Constant op holding t.
 Value *buildConstant(Function &f, Tensor t, Op *before = nullptr);
+// Zeros of type t as Expand(scalar 0, shape), so large zero tensors cost no constant data.
+Value *buildZeros(Function &f, const TensorType &t, Op *before = nullptr);
 
 } // namespace adjoint

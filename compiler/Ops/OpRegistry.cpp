@@ -75,6 +75,16 @@ void OpRegistry::add(OpSchema s) {
   schemas_.push_back(std::move(s));
 }
 
+void OpRegistry::setGrad(const std::string &domain, const std::string &name, GradFn fn) {
+  for (auto &s : schemas_)
+    if (s.name == name && s.domain == domain) {
+      check(!s.grad, "internal error: gradient of ", name, " set twice");
+      s.grad = std::move(fn);
+      return;
+    }
+  fail("internal error: gradient for unregistered op ", name);
+}
+
 const OpSchema *OpRegistry::find(const std::string &domain, const std::string &name) const {
   for (const auto &s : schemas_)
     if (s.name == name && s.domain == domain)

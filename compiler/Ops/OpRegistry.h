@@ -83,8 +83,14 @@ public:
   }
 };
 
+// Builds the vector-Jacobian product of one op out of ordinary graph ops (Ops/GradContext.h).
+class GradContext;
+
 using InferFn = std::function<std::vector<TensorType>(InferContext &)>;
 using KernelFn = std::function<void(KernelContext &)>;
+// Returns one gradient per operand (nullptr where none flows: integer operands, operands that
+// need none). Each gradient has exactly its operand's type.
+using GradFn = std::function<std::vector<Value *>(GradContext &)>;
 
 struct OpSchema {
   std::string name;
@@ -98,6 +104,9 @@ struct OpSchema {
   bool foldable = true;
   // The kernel reads only its operands' types (Shape): it folds whatever the operands are.
   bool shapeOnly = false;
+  // The gradient rule; empty for ops that are not differentiable (Shape, comparisons, ...).
+  // Set by the family's gradient table (Ops/<Family>Grad.cpp) through OpRegistry::setGrad.
+  GradFn grad;
 
   const AttrSpec *findAttr(const std::string &n) const;
 };
@@ -109,6 +118,8 @@ public:
   const OpSchema *find(const std::string &domain, const std::string &name) const;
   const OpSchema *find(const Op &op) const { return find(op.domain(), op.opType()); }
   const std::vector<OpSchema> &all() const { return schemas_; }
+  // Attaches the gradient rule of an already registered op.
+  void setGrad(const std::string &domain, const std::string &name, GradFn fn);
 
 private:
   std::vector<OpSchema> schemas_;
@@ -122,6 +133,15 @@ void registerConvPoolOps(OpRegistry &r);     // Ops/ConvPool.cpp: Conv MaxPool A
 void registerNormOps(OpRegistry &r);         // Ops/Norm.cpp: BatchNormalization LayerNormalization Softmax LogSoftmax Dropout
 void registerShapeOps(OpRegistry &r);        // Ops/ShapeOps.cpp: Reshape Squeeze Unsqueeze Expand Flatten Shape Identity Constant
 void registerDataMovementOps(OpRegistry &r); // Ops/DataMovement.cpp: Transpose Concat Slice Split Gather
+// Gradient tables, one per family (Ops/<Family>Grad.cpp), attached after every op exists.
+void registerElementwiseGrads(OpRegistry &r);
+void registerLogicGrads(OpRegistry &r);
+void registerLinalgGrads(OpRegistry &r);
+void registerConvPoolGrads(OpRegistry &r);
+void registerNormGrads(OpRegistry &r);
+void registerReduceGrads(OpRegistry &r);
+void registerShapeGrads(OpRegistry &r); // ShapeOps.cpp and DataMovement.cpp
+void registerAdjointOps(OpRegistry &r);       // Ops/AdjointOps.cpp: domain "adjoint" (StopGradient)
 void registerReduceOps(OpRegistry &r);       // Ops/Reduce.cpp: ReduceSum ReduceMean ReduceMax
 
 } // namespace adjoint

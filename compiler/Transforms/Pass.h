@@ -22,6 +22,12 @@ public:
   std::ostream &dbgs() const { return *debugStream; }
   // Pass statistics ("cse.eliminated" -> 12), printed by adjoint-opt --stats.
   std::map<std::string, int64_t> stats;
+  // Pass options from the command line (--freeze=w1,b1 → options["freeze"] = "w1,b1").
+  std::map<std::string, std::string> options;
+  std::string option(const std::string &name, const std::string &dflt = "") const {
+    auto it = options.find(name);
+    return it == options.end() ? dflt : it->second;
+  }
 };
 
 struct PassInfo {
@@ -29,6 +35,8 @@ struct PassInfo {
   std::string description; // one line for --help
   // Returns true when the function changed.
   std::function<bool(Function &, PassContext &)> run;
+  // Options the pass reads from PassContext::options, with one line of help each.
+  std::vector<std::pair<std::string, std::string>> options = {};
 };
 
 const std::vector<PassInfo> &allPasses();
@@ -38,5 +46,6 @@ const PassInfo *findPass(const std::string &name);
 bool runCanonicalize(Function &f, PassContext &ctx);
 bool runCSE(Function &f, PassContext &ctx);
 bool runDCE(Function &f, PassContext &ctx);
+bool runAutodiff(Function &f, PassContext &ctx);
 
 } // namespace adjoint

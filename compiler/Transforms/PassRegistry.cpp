@@ -7,6 +7,11 @@ const std::vector<PassInfo> &allPasses() {
       {"canonicalize", "fold constants and simplify algebraic identities", runCanonicalize},
       {"cse", "merge ops that compute the same value", runCSE},
       {"dce", "remove ops whose results are never used", runDCE},
+      {"autodiff",
+       "reverse-mode differentiation: add grad.<param> outputs for the loss",
+       runAutodiff,
+       {{"loss", "the output to differentiate (default: the first output)"},
+        {"freeze", "comma-separated parameters that get no gradient"}}},
   };
   return passes;
 }

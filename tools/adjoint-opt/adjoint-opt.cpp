@@ -22,9 +22,13 @@ static void printHelp() {
                "\nRuns the given passes in order on every function and prints the IR (.adj)\n"
                "to stdout, or writes OUT (.onnx exports a model, anything else is .adj).\n"
                "\npasses:\n";
-  for (const auto &p : allPasses())
+  for (const auto &p : allPasses()) {
     std::cout << "  --" << p.name << std::string(p.name.size() < 20 ? 20 - p.name.size() : 1, ' ')
               << p.description << "\n";
+    for (const auto &[name, help] : p.options)
+      std::cout << "      --" << name << "=..." << std::string(name.size() < 14 ? 14 - name.size() : 1, ' ')
+                << help << "\n";
+  }
   std::cout << "\noptions:\n"
                "  --print-ir-after-all   print the IR after each pass\n"
                "  --verify-each          verify the IR after each pass\n"
@@ -86,10 +90,19 @@ static Options parseArgs(int argc, char **argv) {
       check(i + 1 < argc, "-o expects a path");
       o.output = argv[++i];
     } else if (a.rfind("--", 0) == 0) {
-      const PassInfo *p = findPass(a.substr(2));
-      if (!p)
+      if (const PassInfo *p = findPass(a.substr(2))) {
+        o.passes.push_back(p);
+        continue;
+      }
+      size_t eq = a.find('=');
+      std::string key = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+      bool known = false;
+      for (const auto &p : allPasses())
+        for (const auto &opt : p.options)
+          known |= opt.first == key;
+      if (!known || eq == std::string::npos)
         fail("unknown option or pass '", a, "' (see --help)");
-      o.passes.push_back(p);
+      o.ctx.options[key] = a.substr(eq + 1);
     } else {
       check(o.input.empty(), "more than one input given: '", o.input, "' and '", a, "'");
       o.input = a;

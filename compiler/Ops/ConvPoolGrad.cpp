@@ -1,0 +1,8 @@
+// Gradient rules of the ConvPool family.
+#include "Ops/GradContext.h"
+
+namespace adjoint {
+
+void registerConvPoolGrads(OpRegistry &r) { (void)r; }
+
+} // namespace adjoint

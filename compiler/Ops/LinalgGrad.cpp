@@ -1,0 +1,8 @@
+// Gradient rules of the Linalg family.
+#include "Ops/GradContext.h"
+
+namespace adjoint {
+
+void registerLinalgGrads(OpRegistry &r) { (void)r; }
+
+} // namespace adjoint
