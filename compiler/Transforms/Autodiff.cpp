@@ -8,6 +8,7 @@
 // product built from ordinary ops, Ops/GradContext.h). Forward values are reused, not
 // recomputed. Gradients reaching one value from several uses are summed here, in one place.
 // Integer and bool values never carry gradients; nor do StopGradient's results.
+#include "Transforms/Autodiff.h"
 #include "Ops/Build.h"
 #include "Ops/GradContext.h"
 #include "Transforms/Pass.h"
@@ -40,26 +41,10 @@ const FunctionOutput &findLoss(const Function &f, const std::string &name) {
 }
 } // namespace
 
-bool runAutodiff(Function &f, PassContext &ctx) {
-  const FunctionOutput &lossOut = findLoss(f, ctx.option("loss"));
-  Value *loss = lossOut.value;
-  check(isFloat(loss->dtype()) && numElements(loss->shape()) == 1, "autodiff: loss '",
-        lossOut.name, "' must be a floating-point scalar, got ", loss->type().str());
-
-  std::set<std::string> frozen = splitList(ctx.option("freeze"));
-  std::vector<Value *> trainable;
-  for (Value *p : f.params()) {
-    if (frozen.erase(p->name()))
-      continue;
-    if (isFloat(p->dtype()))
-      trainable.push_back(p);
-  }
-  if (!frozen.empty())
-    fail("autodiff: --freeze names '", *frozen.begin(), "', which is not a parameter of @",
-         f.name());
-
-  // Forward: which values depend on a trainable parameter through floating-point values.
-  std::unordered_set<const Value *> active(trainable.begin(), trainable.end());
+std::vector<Value *> differentiate(Function &f, Value *y, const std::vector<Value *> &xs,
+                                   int64_t *rulesApplied) {
+  // Forward: which values depend on an x through floating-point values.
+  std::unordered_set<const Value *> active(xs.begin(), xs.end());
   std::vector<Op *> forward;
   for (const auto &op : f.ops())
     forward.push_back(op.get());
@@ -81,12 +66,19 @@ bool runAutodiff(Function &f, PassContext &ctx) {
     if (!fresh)
       it->second = buildOp(f, "Add", {it->second, g})->result();
   };
-  if (active.count(loss)) {
-    Tensor one(loss->dtype(), loss->shape());
+  if (active.count(y)) {
+    // The seed is ones: for a non-scalar y this differentiates the sum of its elements.
+    Tensor one(y->dtype(), {});
     one.setDouble(0, 1.0);
-    grads[loss] = buildConstant(f, std::move(one));
+    Value *ones = buildConstant(f, std::move(one));
+    if (y->type().rank() != 0)
+      ones = buildOp(f, "Expand", {ones, buildConstant(f, Tensor::fromVector<int64_t>(
+                                                             {y->type().rank()}, y->shape()))})
+                 ->result();
+    grads[y] = ones;
   }
 
+  // Ops after y cannot affect it; walking from the end is still correct, they just get no grads.
   for (auto it = forward.rbegin(); it != forward.rend(); ++it) {
     Op *op = *it;
     std::vector<Value *> outGrads;
@@ -107,7 +99,7 @@ bool runAutodiff(Function &f, PassContext &ctx) {
     const OpSchema *schema = OpRegistry::instance().find(*op);
     if (!schema || !schema->grad)
       fail("autodiff: ", op->describe(), " has no gradient rule, but a gradient must flow ",
-           "through it to reach a trainable parameter");
+           "through it");
     GradContext gctx(f, *op, outGrads, needs);
     std::vector<Value *> inGrads = schema->grad(gctx);
     for (size_t i = 0; i < op->numOperands(); ++i) {
@@ -119,15 +111,41 @@ bool runAutodiff(Function &f, PassContext &ctx) {
              g->type().str(), " for operand ", i, " of type ", op->operand(i)->type().str());
       accumulate(op->operand(i), g);
     }
-    ctx.stats["autodiff.rules"]++;
+    if (rulesApplied)
+      ++*rulesApplied;
   }
 
-  for (Value *p : trainable) {
-    auto g = grads.find(p);
-    Value *gv = nullptr;
-    if (g != grads.end()) {
-      gv = g->second;
-    } else {
+  std::vector<Value *> result;
+  for (Value *x : xs) {
+    auto g = grads.find(x);
+    result.push_back(g == grads.end() ? nullptr : g->second);
+  }
+  return result;
+}
+
+bool runAutodiff(Function &f, PassContext &ctx) {
+  const FunctionOutput &lossOut = findLoss(f, ctx.option("loss"));
+  Value *loss = lossOut.value;
+  check(isFloat(loss->dtype()) && numElements(loss->shape()) == 1, "autodiff: loss '",
+        lossOut.name, "' must be a floating-point scalar, got ", loss->type().str());
+
+  std::set<std::string> frozen = splitList(ctx.option("freeze"));
+  std::vector<Value *> trainable;
+  for (Value *p : f.params()) {
+    if (frozen.erase(p->name()))
+      continue;
+    if (isFloat(p->dtype()))
+      trainable.push_back(p);
+  }
+  if (!frozen.empty())
+    fail("autodiff: --freeze names '", *frozen.begin(), "', which is not a parameter of @",
+         f.name());
+
+  std::vector<Value *> grads = differentiate(f, loss, trainable, &ctx.stats["autodiff.rules"]);
+  for (size_t i = 0; i < trainable.size(); ++i) {
+    Value *p = trainable[i];
+    Value *gv = grads[i];
+    if (!gv) {
       if (ctx.debugging("autodiff"))
         ctx.dbgs() << "autodiff: parameter '" << p->name()
                    << "' does not affect the loss; its gradient is zero\n";

@@ -22,7 +22,8 @@ public:
   std::ostream &dbgs() const { return *debugStream; }
   // Pass statistics ("cse.eliminated" -> 12), printed by adjoint-opt --stats.
   std::map<std::string, int64_t> stats;
-  // Pass options from the command line (--freeze=w1,b1 → options["freeze"] = "w1,b1").
+  // Pass options from the command line (--freeze=w1,b1 → options["freeze"] = "w1,b1"). A pass
+  // given a value (--optimizer=adam) finds it under its own name (options["optimizer"]).
   std::map<std::string, std::string> options;
   std::string option(const std::string &name, const std::string &dflt = "") const {
     auto it = options.find(name);

@@ -90,12 +90,16 @@ static Options parseArgs(int argc, char **argv) {
       check(i + 1 < argc, "-o expects a path");
       o.output = argv[++i];
     } else if (a.rfind("--", 0) == 0) {
-      if (const PassInfo *p = findPass(a.substr(2))) {
-        o.passes.push_back(p);
-        continue;
-      }
       size_t eq = a.find('=');
       std::string key = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+      // --PASS runs a pass; --PASS=VALUE runs it with options[PASS] = VALUE
+      // (--attach-loss=mse:y, --optimizer=adam).
+      if (const PassInfo *p = findPass(key)) {
+        o.passes.push_back(p);
+        if (eq != std::string::npos)
+          o.ctx.options[key] = a.substr(eq + 1);
+        continue;
+      }
       bool known = false;
       for (const auto &p : allPasses())
         for (const auto &opt : p.options)
