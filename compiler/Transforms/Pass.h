@@ -48,5 +48,6 @@ bool runCanonicalize(Function &f, PassContext &ctx);
 bool runCSE(Function &f, PassContext &ctx);
 bool runDCE(Function &f, PassContext &ctx);
 bool runAutodiff(Function &f, PassContext &ctx);
+bool runTrainMode(Function &f, PassContext &ctx);
 
 } // namespace adjoint

@@ -7,6 +7,7 @@ const std::vector<PassInfo> &allPasses() {
       {"canonicalize", "fold constants and simplify algebraic identities", runCanonicalize},
       {"cse", "merge ops that compute the same value", runCSE},
       {"dce", "remove ops whose results are never used", runDCE},
+      {"train-mode", "BatchNormalization and Dropout in training form", runTrainMode},
       {"autodiff",
        "reverse-mode differentiation: add grad.<param> outputs for the loss",
        runAutodiff,

@@ -1,9 +1,11 @@
-// adjoint-run: runs a model on given inputs and writes every output as .npy.
+// adjoint-run: runs a model on given inputs and writes every output as .npy; with --loss it
+// also attaches a loss, differentiates, and writes loss.npy and grad.<initializer>.npy.
 //   adjoint-run MODEL.(onnx|adj) [--backend=interp] [--input NAME=PATH]... [--output-dir DIR]
-//               [--dim name=N]...
+//               [--dim name=N]... [--loss=KIND --target PATH [--train-mode] [--freeze=P,...]]
 #include "Frontend/TensorIO.h"
 #include "Interpreter/Interpreter.h"
 #include "Support/Error.h"
+#include "Transforms/PassManager.h"
 #include "common/ToolSupport.h"
 
 #include <filesystem>
@@ -23,7 +25,16 @@ static void printHelp() {
          "\n  --backend=interp   the reference interpreter (the only backend so far)\n"
          "  --input NAME=PATH  value of graph input NAME; every input must be given\n"
          "  --output-dir DIR   where outputs go (default: the current directory)\n"
-         "  --dim NAME=N       bind a symbolic ONNX dimension (inputs bind them too)\n";
+         "  --dim NAME=N       bind a symbolic ONNX dimension (inputs bind them too)\n"
+         "\ngradients:\n"
+         "  --loss=KIND        attach a loss to the first output (cross-entropy, mse, l1,\n"
+         "                     bce-with-logits; mean over the batch, as PyTorch) and write\n"
+         "                     DIR/loss.npy and DIR/grad.<initializer>.npy for every\n"
+         "                     floating-point initializer\n"
+         "  --target PATH      the loss's target (class indices for cross-entropy)\n"
+         "  --train-mode       BatchNormalization uses batch statistics, Dropout drops\n"
+         "                     (default: inference form, as the model was exported)\n"
+         "  --freeze=P,...     initializers that get no gradient\n";
 }
 
 // Output names come from the model, which may be hostile: keep them inside the output folder.
@@ -38,7 +49,8 @@ static std::string fileNameFor(const std::string &name) {
 
 int main(int argc, char **argv) {
   return runTool("adjoint-run", [&] {
-    std::string model, backend = "interp", outDir = ".";
+    std::string model, backend = "interp", outDir = ".", loss, target, freeze;
+    bool trainMode = false;
     std::vector<std::pair<std::string, std::string>> inputPaths;
     ImportOptions importOpts;
     for (int i = 1; i < argc; ++i) {
@@ -63,6 +75,14 @@ int main(int argc, char **argv) {
         outDir = value("--output-dir");
       } else if (is("--dim")) {
         parseDimBinding(value("--dim"), importOpts);
+      } else if (is("--loss")) {
+        loss = value("--loss");
+      } else if (is("--target")) {
+        target = value("--target");
+      } else if (is("--freeze")) {
+        freeze = value("--freeze");
+      } else if (a == "--train-mode") {
+        trainMode = true;
       } else if (a.rfind("-", 0) == 0) {
         fail("unknown option '", a, "' (see --help)");
       } else {
@@ -79,7 +99,28 @@ int main(int argc, char **argv) {
       inputs[name] = readTensorFile(path);
       importOpts.inputShapes[name] = inputs[name].shape();
     }
+    check(loss.empty() == target.empty(), loss.empty() ? "--target needs --loss" : "--loss needs --target");
+    check(!loss.empty() || (!trainMode && freeze.empty()), "--train-mode and --freeze need --loss");
+    if (!target.empty()) {
+      check(!inputs.count("target"), "--target and --input target=... both given");
+      inputs["target"] = readTensorFile(target);
+    }
     auto module = loadModule(model, importOpts);
+    if (!loss.empty()) {
+      // The training-step graph: the loss on the first output, then its gradients.
+      PassContext ctx;
+      ctx.options["attach-loss"] = loss;
+      ctx.options["freeze"] = freeze;
+      std::vector<const PassInfo *> passes;
+      for (const char *name : {"train-mode", "attach-loss", "autodiff"}) {
+        if (std::string(name) == "train-mode" && !trainMode)
+          continue;
+        const PassInfo *p = findPass(name);
+        check(p != nullptr, "internal error: pass ", name, " is not registered");
+        passes.push_back(p);
+      }
+      runPipeline(*module, passes, ctx, {});
+    }
     const Function &fn = *module->main();
     for (Value *in : fn.inputs())
       if (!inputs.count(in->name()))
