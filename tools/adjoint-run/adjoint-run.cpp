@@ -99,8 +99,10 @@ int main(int argc, char **argv) {
       inputs[name] = readTensorFile(path);
       importOpts.inputShapes[name] = inputs[name].shape();
     }
-    check(loss.empty() == target.empty(), loss.empty() ? "--target needs --loss" : "--loss needs --target");
-    check(!loss.empty() || (!trainMode && freeze.empty()), "--train-mode and --freeze need --loss");
+    check(loss.empty() == target.empty(),
+          loss.empty() ? "--target needs --loss" : "--loss needs --target");
+    check(!loss.empty() || (!trainMode && freeze.empty()),
+          "--train-mode and --freeze need --loss");
     if (!target.empty()) {
       check(!inputs.count("target"), "--target and --input target=... both given");
       inputs["target"] = readTensorFile(target);
