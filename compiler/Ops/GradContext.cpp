@@ -47,9 +47,15 @@ Value *GradContext::reshape(Value *v, const Shape &s) {
 }
 
 Value *GradContext::sumToShape(Value *g, const Shape &shape) {
-  const Shape &gs = g->shape();
-  if (gs == shape)
+  if (g->shape() == shape)
     return g;
+  if (g->shape().size() < shape.size()) {
+    // A lower-rank gradient (rank-0 result, shape-[1] bound): give it the leading 1s first.
+    Shape padded(shape.size() - g->shape().size(), 1);
+    padded.insert(padded.end(), g->shape().begin(), g->shape().end());
+    g = reshape(g, padded);
+  }
+  const Shape &gs = g->shape();
   size_t lead = gs.size() - shape.size();
   std::vector<int64_t> axes;
   for (size_t i = 0; i < gs.size(); ++i)
