@@ -168,6 +168,7 @@ bool Function::isOutput(const Value *v) const {
 
 Function *Module::addFunction(std::string name) {
   funcs_.push_back(std::make_unique<Function>(std::move(name)));
+  funcs_.back()->module_ = this;
   return funcs_.back().get();
 }
 

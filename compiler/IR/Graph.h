@@ -22,6 +22,7 @@ struct TensorType {
 
 class Op;
 class Function;
+class Module;
 
 struct Use {
   Op *user;
@@ -118,6 +119,9 @@ public:
 
   const std::string &name() const { return name_; }
   void setName(std::string n) { name_ = std::move(n); }
+  // The module holding this function (null for a free-standing one): ops that name other
+  // functions (adjoint.Kernel's body) look them up there.
+  Module *module() const { return module_; }
 
   Value *addInput(std::string name, TensorType type);
   Value *addParam(std::string name, TensorType type, Tensor data);
@@ -149,6 +153,8 @@ public:
 
 private:
   void dropOperandUses(Op *op);
+  friend class Module;
+  Module *module_ = nullptr;
   std::string name_;
   std::vector<std::unique_ptr<Value>> args_;
   OpList ops_;
