@@ -69,11 +69,21 @@ void checkVersions(const onnx::ModelProto &model, const std::string &origin, int
     fail(origin, ": ONNX IR version ", model.ir_version(), " is newer than the supported ",
          (int)onnx::IR_VERSION);
   opset = -1;
-  for (const auto &imp : model.opset_import())
+  for (const auto &imp : model.opset_import()) {
     if (normalizeDomain(imp.domain()).empty())
       opset = imp.version();
-  if (opset < 0)
-    fail(origin, ": the model imports no default-domain (ai.onnx) opset");
+    else if (imp.domain() == "ai.onnx.preview.training" && imp.version() != 1)
+      fail(origin, ": ai.onnx.preview.training opset ", imp.version(),
+           " is not supported (only version 1)");
+  }
+  if (opset < 0) {
+    // A model of other domains' ops only (the training ops' node tests) needs no default opset.
+    for (const auto &n : model.graph().node())
+      if (normalizeDomain(n.domain()).empty())
+        fail(origin, ": the model imports no default-domain (ai.onnx) opset");
+    opset = kMaxOpset;
+    return;
+  }
   if (opset >= kMinOpset && opset <= kMaxOpset)
     return;
   if (opset > 0 && opset < kMinOpset) {
