@@ -269,8 +269,12 @@ TEST(Importer, OlderOpsetWithUnchangedOpsImports) {
 }
 
 TEST(Importer, MissingDefaultOpsetAndBadIrVersion) {
+  // A default-domain node needs a default-domain opset (a model of training-domain ops only
+  // does not).
   ModelBuilder b;
   b.m.clear_opset_import();
+  b.input("x", {2});
+  b.node("Relu", {"x"}, {"y"}, "relu");
   b.output("y");
   EXPECT_CONTAINS(importError(b.save()), "no default-domain");
   ModelBuilder c;
