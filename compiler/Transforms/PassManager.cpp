@@ -8,7 +8,11 @@ namespace adjoint {
 void runPipeline(Module &m, const std::vector<const PassInfo *> &passes, PassContext &ctx,
                  const PipelineOptions &opts) {
   for (const PassInfo *p : passes) {
-    for (const auto &f : m.functions()) {
+    // A snapshot: a pass may add functions (fusion adds kernel bodies) while it runs.
+    std::vector<Function *> fns;
+    for (const auto &f : m.functions())
+      fns.push_back(f.get());
+    for (Function *f : fns) {
       p->run(*f, ctx);
       if (opts.verifyEach) {
         try {
