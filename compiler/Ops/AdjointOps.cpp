@@ -10,6 +10,7 @@ void registerAdjointOps(OpRegistry &r) {
       .domain = "adjoint",
       .infer = [](InferContext &c) { return std::vector<TensorType>{c.type(0)}; },
       .kernel = [](KernelContext &c) { c.out() = c.in(0); },
+      .elementwise = true,
   });
 }
 

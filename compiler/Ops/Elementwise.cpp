@@ -38,6 +38,7 @@ void addUnaryWith(OpRegistry &r, const char *name, std::vector<AttrSpec> attrs, 
       mapUnary<T, T>(ctx.in(0), ctx.out(), [&](T x) { return f(x); });
     });
   };
+  s.elementwise = true;
   r.add(std::move(s));
 }
 
@@ -63,6 +64,7 @@ void addBinaryWith(OpRegistry &r, const char *name, Make make) {
       mapBinary<T, T, T>(ctx.in(0), ctx.in(1), ctx.out(), [&](T a, T b) { return f(a, b); });
     });
   };
+  s.elementwise = true;
   r.add(std::move(s));
 }
 
@@ -151,6 +153,7 @@ void addPow(OpRegistry &r) {
       });
     });
   };
+  s.elementwise = true;
   r.add(std::move(s));
 }
 
@@ -187,6 +190,7 @@ void addClip(OpRegistry &r) {
       });
     });
   };
+  s.elementwise = true;
   r.add(std::move(s));
 }
 

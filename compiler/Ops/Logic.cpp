@@ -34,6 +34,7 @@ template <typename Cmp> void addCompare(OpRegistry &r, const char *name, TypeSet
       mapBinary<T, T, bool>(ctx.in(0), ctx.in(1), ctx.out(), [&](T a, T b) { return cmp(a, b); });
     });
   };
+  s.elementwise = true;
   r.add(std::move(s));
 }
 
@@ -53,6 +54,7 @@ void addWhere(OpRegistry &r) {
                                 [](bool c, T x, T y) { return c ? x : y; });
     });
   };
+  s.elementwise = true;
   r.add(std::move(s));
 }
 
@@ -66,6 +68,7 @@ void addNot(OpRegistry &r) {
   s.kernel = [](KernelContext &ctx) {
     mapUnary<bool, bool>(ctx.in(0), ctx.out(), [](bool x) { return !x; });
   };
+  s.elementwise = true;
   r.add(std::move(s));
 }
 
@@ -89,6 +92,7 @@ void addCast(OpRegistry &r) {
       });
     });
   };
+  s.elementwise = true;
   r.add(std::move(s));
 }
 

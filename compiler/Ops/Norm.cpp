@@ -308,6 +308,7 @@ OpSchema dropoutSchema() {
   s.maxInputs = 3;
   s.maxOutputs = 2;
   s.foldable = false;
+  s.elementwise = true; // y[i] and mask[i] depend on x[i] only (the draw is per index)
   s.attrs = {{"seed", AttrKind::Int, std::nullopt, /*optional=*/true}};
   s.infer = [](InferContext &ctx) {
     requireFloat(ctx, 0, "data");

@@ -104,6 +104,9 @@ struct OpSchema {
   bool foldable = true;
   // The kernel reads only its operands' types (Shape): it folds whatever the operands are.
   bool shapeOnly = false;
+  // Result element i depends only on operand elements at index i (after broadcasting): fusion
+  // may put the op in a loop nest and the memory planner may write a result over an operand.
+  bool elementwise = false;
   // The gradient rule; empty for ops that are not differentiable (Shape, comparisons, ...).
   // Set by the family's gradient table (Ops/<Family>Grad.cpp) through OpRegistry::setGrad.
   GradFn grad;
@@ -142,6 +145,12 @@ void registerNormGrads(OpRegistry &r);
 void registerReduceGrads(OpRegistry &r);
 void registerShapeGrads(OpRegistry &r); // ShapeOps.cpp and DataMovement.cpp
 void registerAdjointOps(OpRegistry &r);       // Ops/AdjointOps.cpp: domain "adjoint" (StopGradient)
+void registerKernelOp(OpRegistry &r);         // Ops/KernelOp.cpp: adjoint.Kernel (a fused group)
+void registerConvPoolBackwardOps(OpRegistry &r); // Ops/ConvPoolBackward.cpp: Conv/pooling grads
+void registerShapeBackwardOps(OpRegistry &r); // Ops/ShapeBackward.cpp: adjoint.SliceGrad GatherGrad
+void registerTrainingOps(OpRegistry &r);    // Ops/Training.cpp: ai.onnx.preview.training Adam Adagrad Momentum Gradient
 void registerReduceOps(OpRegistry &r);       // Ops/Reduce.cpp: ReduceSum ReduceMean ReduceMax
+void registerLossOps(OpRegistry &r);   // Ops/Loss.cpp: SoftmaxCrossEntropyLoss NegativeLogLikelihoodLoss (+ their adjoint.*Grad)
+void registerLossGrads(OpRegistry &r); // Ops/LossGrad.cpp
 
 } // namespace adjoint

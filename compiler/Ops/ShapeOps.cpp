@@ -224,8 +224,10 @@ void registerShapeOps(OpRegistry &r) {
   shape.shapeOnly = true;
   r.add(std::move(shape));
 
-  r.add(schema("Identity", 1, 1, inferIdentity,
-               [](KernelContext &ctx) { ctx.out() = ctx.in(0); }));
+  OpSchema identity = schema("Identity", 1, 1, inferIdentity,
+                             [](KernelContext &ctx) { ctx.out() = ctx.in(0); });
+  identity.elementwise = true;
+  r.add(std::move(identity));
 
   // The importer turns value_float, value_ints, ... into `value`; sparse and string constants
   // have no IR dtype and are rejected there.

@@ -20,10 +20,6 @@
 namespace adjoint::fusion {
 
 namespace {
-const std::set<std::string> kElementwise = {
-    "Add",  "Sub",     "Mul",       "Div",   "Pow",   "Neg",  "Abs",   "Exp",   "Log",
-    "Sqrt", "Reciprocal", "Erf",    "Tanh",  "Sigmoid", "Relu", "LeakyRelu", "Elu", "Clip",
-    "Where", "Equal",  "Less",      "Greater", "Not", "Cast", "Identity", "Expand"};
 const std::set<std::string> kExpensive = {"Div", "Pow",  "Exp",  "Log",     "Sqrt",
                                           "Reciprocal", "Erf", "Tanh", "Sigmoid", "Elu"};
 const std::set<std::string> kReductions = {"ReduceSum", "ReduceMean", "ReduceMax", "Softmax",
@@ -85,15 +81,16 @@ OpClass classify(const Op &op) {
   const OpSchema *s = OpRegistry::instance().find(op);
   if (!s || !s->foldable || !s->kernel || op.numResults() == 0)
     return OpClass::Opaque; // unknown, random or result-less ops stay where they are
+  if (s->elementwise)
+    return OpClass::Elementwise;
   if (op.domain() == "adjoint")
-    return t == "StopGradient"                                   ? OpClass::Elementwise
-           : t == "SoftmaxCrossEntropyGrad" && reductionInfo(op) ? OpClass::Reduction
-                                                                 : OpClass::Opaque;
+    return t == "SoftmaxCrossEntropyGrad" && reductionInfo(op) ? OpClass::Reduction
+                                                               : OpClass::Opaque;
   if (!op.domain().empty())
     return OpClass::Opaque;
-  if (kElementwise.count(t))
-    // Expand's shape must be a constant to be copied into the body (inference needs it).
-    return t != "Expand" || constantOf(op.operand(1)) ? OpClass::Elementwise : OpClass::Opaque;
+  if (t == "Expand")
+    // A broadcast: its shape must be a constant to be copied into the body (inference needs it).
+    return constantOf(op.operand(1)) ? OpClass::Elementwise : OpClass::Opaque;
   if (kReductions.count(t))
     return reductionInfo(op) ? OpClass::Reduction : OpClass::Opaque;
   if (kGemms.count(t))

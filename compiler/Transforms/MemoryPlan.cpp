@@ -52,6 +52,7 @@
 // live peak (buffers live at the same op are disjoint). verifyMemoryPlan rechecks the plan against
 // the ops, recomputing lifetimes itself.
 #include "Transforms/MemoryPlan.h"
+#include "Ops/OpRegistry.h"
 #include "IR/Lexer.h"
 #include "Support/Error.h"
 
@@ -65,28 +66,16 @@ namespace adjoint {
 
 namespace {
 
-// Ops whose every result element comes from operand elements at the same index (ONNX
-// broadcasting aside, which mayWriteOver excludes by comparing shapes).
-const std::set<std::string> kElementwise = {
-    "Abs",     "Add",        "And",         "Cast",      "Ceil",
-    "Celu",    "Clip",       "Cos",         "Div",       "Dropout",
-    "Elu",     "Equal",      "Erf",         "Exp",       "Floor",
-    "Gelu",    "Greater",    "HardSigmoid", "HardSwish", "Identity",
-    "IsInf",   "IsNaN",      "LeakyRelu",   "Less",      "Log",
-    "Max",     "Mean",       "Min",         "Mish",      "Mod",
-    "Mul",     "Neg",        "Not",         "Or",        "Pow",
-    "PRelu",   "Reciprocal", "Relu",        "Round",     "Selu",
-    "Sigmoid", "Sign",       "Sin",         "Softplus",  "Softsign",
-    "Sqrt",    "Sub",        "Sum",         "Tanh",      "ThresholdedRelu",
-    "Where",   "Xor"};
 // Ops whose output is the first operand's bytes in the same order.
 const std::set<std::string> kReshapeLike = {"Reshape", "Flatten", "Squeeze", "Unsqueeze"};
 
 bool isConstantOp(const Op &op) { return op.domain().empty() && op.opType() == "Constant"; }
 
+// Result element i from operand elements at index i (ONNX broadcasting aside, which
+// mayWriteOver excludes by comparing shapes): the registry says so per op.
 bool isElementwiseOp(const Op &op) {
-  return (op.domain().empty() && kElementwise.count(op.opType())) ||
-         (op.domain() == "adjoint" && op.opType() == "StopGradient");
+  const OpSchema *s = OpRegistry::instance().find(op);
+  return s && s->elementwise;
 }
 
 // A fused kernel (adjoint.Kernel, Transforms/Fusion.cpp) is one loop nest over its results'
