@@ -15,25 +15,11 @@ int64_t axisFor(const InferContext &ctx, int64_t axis, int64_t rank) {
   return axis < 0 ? axis + rank : axis;
 }
 
-// Copies src[base + sum(i[d] * strides[d])] to dst in row-major order over `out`. Strides may be
-// negative (reversed slices) or permuted (transposes).
+// Copies src[base + sum(i[d] * strides[d])] to dst in row-major order over `out`.
 template <typename T>
 void stridedCopy(const T *src, int64_t base, const std::vector<int64_t> &strides, T *dst,
                  const Shape &out) {
-  int64_t total = numElements(out);
-  std::vector<int64_t> counter(out.size(), 0);
-  int64_t s = base;
-  for (int64_t o = 0; o < total; ++o) {
-    dst[o] = src[s];
-    for (int64_t d = (int64_t)out.size() - 1; d >= 0; --d) {
-      if (++counter[d] < out[d]) {
-        s += strides[d];
-        break;
-      }
-      s -= strides[d] * (out[d] - 1);
-      counter[d] = 0;
-    }
-  }
+  forEachStrided(out, base, strides, [&](int64_t o, int64_t s) { dst[o] = src[s]; });
 }
 
 void stridedCopy(const Tensor &in, int64_t base, const std::vector<int64_t> &strides, Tensor &out) {
@@ -147,51 +133,22 @@ void concatKernel(KernelContext &ctx) {
 // ---- Slice ------------------------------------------------------------------------------------
 
 // Slice's index operands: int32 or int64, all of one type, 1-D.
-void checkSliceIndexType(const InferContext &ctx, size_t i, const char *what) {
-  DType t = ctx.dtype(i);
-  ctx.require(t == DType::I64 || t == DType::I32, what, " must be int32 or int64, got ",
-              dtypeName(t));
-  ctx.require(t == ctx.dtype(1), what, " has dtype ", dtypeName(t), " but starts has ",
-              dtypeName(ctx.dtype(1)));
-  ctx.require(ctx.type(i).rank() == 1, what, " must be 1-D, got shape ",
-              shapeStr(ctx.shape(i)));
-}
 
 std::vector<TensorType> inferSlice(InferContext &ctx) {
-  static const char *names[] = {"data", "starts", "ends", "axes", "steps"};
-  std::vector<int64_t> vals[5];
-  for (size_t i = 1; i < 5; ++i) {
-    if (!ctx.hasOperand(i))
-      continue;
-    checkSliceIndexType(ctx, i, names[i]);
-    vals[i] = constantInts(ctx, i, names[i]);
-  }
-  SliceWindow w = sliceWindow(ctx, ctx.shape(0), vals[1], vals[2],
-                              ctx.hasOperand(3) ? &vals[3] : nullptr,
-                              ctx.hasOperand(4) ? &vals[4] : nullptr);
-  return {{ctx.dtype(0), w.out}};
+  return {{ctx.dtype(0), inferSliceWindow(ctx, ctx.shape(0), 1).out}};
 }
 
 void sliceKernel(KernelContext &ctx) {
   const Tensor &in = ctx.in(0);
-  std::vector<int64_t> vals[5];
-  for (size_t i = 1; i < 5; ++i)
-    if (ctx.hasInput(i))
-      vals[i] = ctx.in(i).toInts();
-  SliceWindow w = sliceWindow(ctx, in.shape(), vals[1], vals[2],
-                              ctx.hasInput(3) ? &vals[3] : nullptr,
-                              ctx.hasInput(4) ? &vals[4] : nullptr);
+  SliceWindow w = kernelSliceWindow(ctx, in.shape(), 1);
   if (w.out != ctx.out().shape())
     ctx.error("index operands at run time give shape ", shapeStr(w.out), ", not the ",
               shapeStr(ctx.out().shape()), " they gave at compile time");
   if (numElements(w.out) == 0)
     return;
-  std::vector<int64_t> strides = stridesOf(in.shape());
-  int64_t base = 0;
-  for (size_t d = 0; d < strides.size(); ++d) {
-    base += w.start[d] * strides[d];
-    strides[d] *= w.step[d];
-  }
+  int64_t base;
+  std::vector<int64_t> strides;
+  sliceStrides(w, in.shape(), base, strides);
   stridedCopy(in, base, strides, ctx.out());
 }
 

@@ -58,6 +58,27 @@ void forEachBroadcast(const Shape &out, const std::array<const Shape *, N> &ins,
   }
 }
 
+// Calls f(o, s) for every element of `shape` in row-major order o, where
+// s = base + sum(i[d] * strides[d]) is its position in a strided view (strides may be negative:
+// reversed slices; or permuted: transposes).
+template <typename F>
+void forEachStrided(const Shape &shape, int64_t base, const std::vector<int64_t> &strides, F &&f) {
+  int64_t total = numElements(shape);
+  std::vector<int64_t> counter(shape.size(), 0);
+  int64_t s = base;
+  for (int64_t o = 0; o < total; ++o) {
+    f(o, s);
+    for (int64_t d = (int64_t)shape.size() - 1; d >= 0; --d) {
+      if (++counter[d] < shape[d]) {
+        s += strides[d];
+        break;
+      }
+      s -= strides[d] * (shape[d] - 1);
+      counter[d] = 0;
+    }
+  }
+}
+
 // Multi-index <-> linear index, row-major.
 inline int64_t linearIndex(const std::vector<int64_t> &idx, const std::vector<int64_t> &strides) {
   int64_t r = 0;

@@ -35,78 +35,33 @@ int64_t product(const Shape &s, size_t from, size_t to) {
 
 // ---- SliceGrad --------------------------------------------------------------------------------
 
-constexpr const char *kSliceNames[] = {"dy", "shape", "starts", "ends", "axes", "steps"};
-
 std::vector<TensorType> inferSliceGrad(InferContext &ctx) {
   Shape shape = constantShape(ctx, 1);
-  std::vector<int64_t> vals[6];
-  for (size_t i = 2; i < 6; ++i) {
-    if (!ctx.hasOperand(i))
-      continue;
-    const char *what = kSliceNames[i];
-    DType t = ctx.dtype(i);
-    ctx.require(t == DType::I64 || t == DType::I32, what, " must be int32 or int64, got ",
-                dtypeName(t));
-    ctx.require(t == ctx.dtype(2), what, " has dtype ", dtypeName(t), " but starts has ",
-                dtypeName(ctx.dtype(2)));
-    ctx.require(ctx.type(i).rank() == 1, what, " must be 1-D, got shape ",
-                shapeStr(ctx.shape(i)));
-    const Tensor &c = ctx.requireConstant(i, what);
-    ctx.require(!c.empty() || c.numel() == 0, what, " constant has no data");
-    vals[i] = c.toInts();
-  }
-  SliceWindow w = sliceWindow(ctx, shape, vals[2], vals[3], ctx.hasOperand(4) ? &vals[4] : nullptr,
-                              ctx.hasOperand(5) ? &vals[5] : nullptr);
+  SliceWindow w = inferSliceWindow(ctx, shape, 2);
   ctx.require(ctx.shape(0) == w.out, "dy has shape ", shapeStr(ctx.shape(0)), " but the slice of ",
               shapeStr(shape), " has shape ", shapeStr(w.out));
   return {{ctx.dtype(0), shape}};
 }
 
-// Writes dy's elements, in row-major order, to out[base + sum(i[d] * strides[d])]: the mirror
-// of the forward Slice's strided copy.
-template <typename T>
-void stridedScatter(const T *src, const Shape &srcShape, T *dst, int64_t base,
-                    const std::vector<int64_t> &strides) {
-  int64_t total = numElements(srcShape);
-  std::vector<int64_t> counter(srcShape.size(), 0);
-  int64_t s = base;
-  for (int64_t o = 0; o < total; ++o) {
-    dst[s] = src[o];
-    for (int64_t d = (int64_t)srcShape.size() - 1; d >= 0; --d) {
-      if (++counter[d] < srcShape[d]) {
-        s += strides[d];
-        break;
-      }
-      s -= strides[d] * (srcShape[d] - 1);
-      counter[d] = 0;
-    }
-  }
-}
 
 void sliceGradKernel(KernelContext &ctx) {
   const Tensor &dy = ctx.in(0);
   Tensor &out = ctx.out();
-  std::vector<int64_t> vals[6];
-  for (size_t i = 2; i < 6; ++i)
-    if (ctx.hasInput(i))
-      vals[i] = ctx.in(i).toInts();
-  SliceWindow w = sliceWindow(ctx, out.shape(), vals[2], vals[3],
-                              ctx.hasInput(4) ? &vals[4] : nullptr,
-                              ctx.hasInput(5) ? &vals[5] : nullptr);
+  SliceWindow w = kernelSliceWindow(ctx, out.shape(), 2);
   if (w.out != dy.shape())
     ctx.error("index operands at run time give a slice of shape ", shapeStr(w.out),
               ", but dy has shape ", shapeStr(dy.shape()));
   if (dy.numel() == 0)
     return;
-  std::vector<int64_t> strides = stridesOf(out.shape());
-  int64_t base = 0;
-  for (size_t d = 0; d < strides.size(); ++d) {
-    base += w.start[d] * strides[d];
-    strides[d] *= w.step[d];
-  }
+  int64_t base;
+  std::vector<int64_t> strides;
+  sliceStrides(w, out.shape(), base, strides);
+  // The mirror of Slice's strided copy: dy's elements land where the slice read them.
   dispatchDType(dy.dtype(), [&](auto z) {
     using T = decltype(z);
-    stridedScatter(dy.data<T>(), dy.shape(), out.data<T>(), base, strides);
+    const T *src = dy.data<T>();
+    T *dst = out.data<T>();
+    forEachStrided(dy.shape(), base, strides, [&](int64_t o, int64_t s) { dst[s] = src[o]; });
   });
 }
 

@@ -2,6 +2,7 @@
 // The window ONNX Slice-13 reads, shared by Slice (Ops/DataMovement.cpp) and its backward op
 // SliceGrad (Ops/ShapeBackward.cpp) so the two can never disagree on clamping.
 #include "IR/Shape.h"
+#include "Ops/OpRegistry.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -70,5 +71,15 @@ SliceWindow sliceWindow(const Ctx &ctx, const Shape &in, const std::vector<int64
   }
   return w;
 }
+
+// The window of a Slice-like op whose starts, ends[, axes[, steps]] are operands first..first+3:
+// at inference from their constant values (checking they are 1-D int32/int64 of one type), in a
+// kernel from the tensors it is given.
+SliceWindow inferSliceWindow(const InferContext &ctx, const Shape &in, size_t first);
+SliceWindow kernelSliceWindow(const KernelContext &ctx, const Shape &in, size_t first);
+
+// Element offsets of the window in a row-major buffer of shape `in`: base + sum(i[d]*strides[d]).
+void sliceStrides(const SliceWindow &w, const Shape &in, int64_t &base,
+                  std::vector<int64_t> &strides);
 
 } // namespace adjoint
