@@ -373,6 +373,19 @@ private:
   std::vector<std::pair<Value *, Value *>> state_; // (state input, its new value)
 };
 
+// BatchNormalization's input_mean/input_var are running statistics (PyTorch's buffers, not
+// parameters): they have gradients (adjoint-run writes them), but an optimizer never moves them;
+// the op's own training outputs update them.
+bool isRunningStatistic(const Value *p) {
+  // The backward ops of BatchNormalization read the statistics too; what marks one is being
+  // BatchNormalization's input_mean or input_var.
+  for (const Use &u : p->uses())
+    if (u.user->opType() == "BatchNormalization" && u.user->domain().empty() &&
+        (u.operandIndex == 3 || u.operandIndex == 4))
+      return true;
+  return false;
+}
+
 } // namespace
 
 bool runOptimizerStep(Function &f, PassContext &ctx) {
@@ -390,6 +403,12 @@ bool runOptimizerStep(Function &f, PassContext &ctx) {
            o.name.substr(5), "'");
     check(o.value->type() == p->type(), "optimizer: output '", o.name, "' has type ",
           o.value->type().str(), ", but parameter '", p->name(), "' is ", p->type().str());
+    if (isRunningStatistic(p)) {
+      if (ctx.debugging("optimizer"))
+        ctx.dbgs() << "optimizer: not updating '" << p->name()
+                   << "': a BatchNormalization running statistic\n";
+      continue;
+    }
     trainable.push_back({p, o.value});
   }
   if (trainable.empty())
