@@ -1,17 +1,20 @@
 // adjoint-opt: runs a pipeline of passes over a model (.onnx or .adj) and prints the result, as
 // mlir-opt does. See --help.
+#include "CodeGen/Emit.h"
 #include "Frontend/OnnxExporter.h"
 #include "Frontend/TensorIO.h"
 #include "IR/Parser.h"
 #include "IR/Printer.h"
 #include "Ops/Verify.h"
 #include "Support/Error.h"
+#include "Transforms/MemoryPlan.h"
 #include "Transforms/PassManager.h"
 #include "common/ToolSupport.h"
 
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 using namespace adjoint;
@@ -34,11 +37,20 @@ static void printHelp() {
                "  --verify-each          verify the IR after each pass\n"
                "  --debug-only=P[,P]     passes P explain what they decline to do (stderr)\n"
                "  --stats                print pass statistics (stderr)\n"
+               "  --print-memory-plan    after the IR, print each top-level function's memory plan\n"
+               "                         (arena offsets, lifetimes, in-place reuse)\n"
                "  --split-input-file     treat '// -----' lines as separate inputs\n"
                "  --dim NAME=N           bind a symbolic ONNX dimension\n"
                "  --elide-above=N        print data of tensors with at most N elements\n"
                "                         (default 16 to stdout; -1 prints everything)\n"
-               "  -o PATH                write the result to PATH instead of stdout\n";
+               "  -o PATH                write the result to PATH instead of stdout\n"
+               "\ncode generation:\n"
+               "  --emit=llvm|asm        instead of the IR, print each top-level function compiled\n"
+               "                         for the CPU: optimized LLVM IR, or assembly\n"
+               "  --emit=llvm-lowered    the LLVM IR before optimization\n"
+               "  --mcpu=CPU             the CPU to compile for (default: this machine's)\n"
+               "  --mattr=+F,-G          CPU features to add or remove (LLVM names)\n"
+               "  --no-memory-plan       one workspace region per intermediate (no arena reuse)\n";
 }
 
 namespace {
@@ -47,8 +59,11 @@ struct Options {
   PipelineOptions pipeline;
   PassContext ctx;
   ImportOptions import;
-  bool stats = false, split = false, elideGiven = false;
+  bool stats = false, split = false, elideGiven = false, memoryPlan = false;
   std::string input, output;
+  std::string emit; // "", "llvm" or "asm"
+  TargetOptions target;
+  LoweringOptions lowering;
 };
 } // namespace
 
@@ -74,6 +89,18 @@ static Options parseArgs(int argc, char **argv) {
       o.pipeline.verifyEach = true;
     } else if (a == "--stats") {
       o.stats = true;
+    } else if (a == "--print-memory-plan") {
+      o.memoryPlan = true;
+    } else if (is("--emit")) {
+      o.emit = value("--emit");
+      check(o.emit == "llvm" || o.emit == "asm" || o.emit == "llvm-lowered",
+            "--emit expects llvm, llvm-lowered or asm, got '", o.emit, "'");
+    } else if (is("--mcpu")) {
+      o.target.cpu = value("--mcpu");
+    } else if (is("--mattr")) {
+      o.target.features = value("--mattr");
+    } else if (a == "--no-memory-plan") {
+      o.lowering.memoryPlan = false;
     } else if (a == "--split-input-file") {
       o.split = true;
     } else if (is("--debug-only")) {
@@ -136,9 +163,37 @@ static void writeResult(const Module &m, Options &o) {
   writeFileAtomic(o.output, os.str());
 }
 
+// Plans of the top-level functions: a kernel body (adjoint.Kernel's `body`) runs inside its
+// kernel's loop nest and has no buffers of its own.
+static void printMemoryPlans(const Module &m) {
+  std::set<std::string> bodies;
+  for (const auto &f : m.functions())
+    for (const auto &op : f->ops())
+      if (op->domain() == "adjoint" && op->opType() == "Kernel" && op->hasAttr("body") &&
+          op->attr("body")->kind() == AttrKind::String)
+        bodies.insert(op->attr("body")->s());
+  for (const auto &f : m.functions()) {
+    if (bodies.count(f->name()))
+      continue;
+    MemoryPlan plan = planMemory(*f);
+    verifyMemoryPlan(*f, plan);
+    printMemoryPlan(std::cout, *f, plan);
+  }
+}
+
 static int processModule(Module &m, Options &o) {
   runPipeline(m, o.passes, o.ctx, o.pipeline);
+  if (!o.emit.empty()) {
+    check(o.output.empty(), "-o and --emit cannot be combined: --emit prints to stdout");
+    EmitKind kind = o.emit == "asm"            ? EmitKind::Assembly
+                    : o.emit == "llvm-lowered" ? EmitKind::LoweredIR
+                                               : EmitKind::LlvmIR;
+    emitModule(std::cout, m, kind, o.target, o.lowering);
+    return 0;
+  }
   writeResult(m, o);
+  if (o.memoryPlan)
+    printMemoryPlans(m);
   return 0;
 }
 

@@ -1,13 +1,16 @@
 // adjoint-run: runs a model on given inputs and writes every output as .npy; with --loss it
 // also attaches a loss, differentiates, and writes loss.npy and grad.<initializer>.npy.
-//   adjoint-run MODEL.(onnx|adj) [--backend=interp] [--input NAME=PATH]... [--output-dir DIR]
+//   adjoint-run MODEL.(onnx|adj) [--backend=interp|jit] [--input NAME=PATH]... [--output-dir DIR]
 //               [--dim name=N]... [--loss=KIND --target PATH [--train-mode] [--freeze=P,...]]
+#include "CodeGen/Jit.h"
 #include "Frontend/TensorIO.h"
 #include "Interpreter/Interpreter.h"
 #include "Support/Error.h"
 #include "Transforms/PassManager.h"
 #include "common/ToolSupport.h"
 
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -17,12 +20,15 @@ using namespace adjoint::tools;
 
 static void printHelp() {
   std::cout
-      << "usage: adjoint-run MODEL.(onnx|adj) [--backend=interp] [--input NAME=PATH]...\n"
+      << "usage: adjoint-run MODEL.(onnx|adj) [--backend=interp|jit] [--input NAME=PATH]...\n"
          "                   [--output-dir DIR] [--dim NAME=N]...\n"
          "\nRuns the model on the given inputs and writes each graph output to\n"
          "DIR/<output name>.npy (characters other than letters, digits, '_', '-' and '.' in\n"
          "the name become '_'). Inputs are .npy files or ONNX TensorProto .pb files.\n"
-         "\n  --backend=interp   the reference interpreter (the only backend so far)\n"
+         "\n  --backend=interp   the reference interpreter (the default, until the JIT passes\n"
+         "                     the whole conformance must-pass list)\n"
+         "  --backend=jit      compile with LLVM for this CPU and run natively; ops it cannot\n"
+         "                     compile yet are an error naming them\n"
          "  --input NAME=PATH  value of graph input NAME; every input must be given\n"
          "  --output-dir DIR   where outputs go (default: the current directory)\n"
          "  --dim NAME=N       bind a symbolic ONNX dimension (inputs bind them too)\n"
@@ -34,7 +40,17 @@ static void printHelp() {
          "  --target PATH      the loss's target (class indices for cross-entropy)\n"
          "  --train-mode       BatchNormalization uses batch statistics, Dropout drops\n"
          "                     (default: inference form, as the model was exported)\n"
-         "  --freeze=P,...     initializers that get no gradient\n";
+         "  --freeze=P,...     initializers that get no gradient\n"
+         "\njit:\n"
+         "  --threads=N        threads for loops and BLAS (default: every core)\n"
+         "  --no-fuse          do not run the fusion pass before compiling\n"
+         "  --no-memory-plan   one workspace region per intermediate (no arena reuse)\n"
+         "  --cache-dir DIR    keep compiled objects in DIR, keyed by a hash of the code\n"
+         "  --mcpu=CPU --mattr=+F,-G   compile for an older CPU or without some features\n"
+         "\ntiming:\n"
+         "  --time             print compile and run times to stderr\n"
+         "  --repeat=N         run N times (the outputs of the last run are written); --time\n"
+         "                     reports the mean\n";
 }
 
 // Output names come from the model, which may be hostile: keep them inside the output folder.
@@ -50,7 +66,9 @@ static std::string fileNameFor(const std::string &name) {
 int main(int argc, char **argv) {
   return runTool("adjoint-run", [&] {
     std::string model, backend = "interp", outDir = ".", loss, target, freeze;
-    bool trainMode = false;
+    bool trainMode = false, timing = false, fuse = true;
+    int64_t threads = 0, repeat = 1;
+    JitOptions jitOpts;
     std::vector<std::pair<std::string, std::string>> inputPaths;
     ImportOptions importOpts;
     for (int i = 1; i < argc; ++i) {
@@ -81,6 +99,24 @@ int main(int argc, char **argv) {
         target = value("--target");
       } else if (is("--freeze")) {
         freeze = value("--freeze");
+      } else if (is("--threads")) {
+        threads = parseInt(value("--threads"), "--threads");
+        check(threads >= 1 && threads <= 4096, "--threads expects 1..4096, got ", threads);
+      } else if (is("--repeat")) {
+        repeat = parseInt(value("--repeat"), "--repeat");
+        check(repeat >= 1, "--repeat expects a positive number, got ", repeat);
+      } else if (is("--cache-dir")) {
+        jitOpts.cacheDir = value("--cache-dir");
+      } else if (is("--mcpu")) {
+        jitOpts.target.cpu = value("--mcpu");
+      } else if (is("--mattr")) {
+        jitOpts.target.features = value("--mattr");
+      } else if (a == "--no-fuse") {
+        fuse = false;
+      } else if (a == "--no-memory-plan") {
+        jitOpts.lowering.memoryPlan = false;
+      } else if (a == "--time") {
+        timing = true;
       } else if (a == "--train-mode") {
         trainMode = true;
       } else if (a.rfind("-", 0) == 0) {
@@ -91,7 +127,8 @@ int main(int argc, char **argv) {
       }
     }
     check(!model.empty(), "no model given (see --help)");
-    check(backend == "interp", "unknown backend '", backend, "' (available: interp)");
+    check(backend == "interp" || backend == "jit", "unknown backend '", backend,
+          "' (available: interp, jit)");
 
     std::map<std::string, Tensor> inputs;
     for (const auto &[name, path] : inputPaths) {
@@ -108,6 +145,10 @@ int main(int argc, char **argv) {
       inputs["target"] = readTensorFile(target);
     }
     auto module = loadModule(model, importOpts);
+    // ONNX Gradient ops (ai.onnx.preview.training) run as the adjoint graph they stand for.
+    PassContext passCtx;
+    for (const auto &f : module->functions())
+      runExpandGradient(*f, passCtx);
     if (!loss.empty()) {
       // The training-step graph: the loss on the first output, then its gradients.
       PassContext ctx;
@@ -129,7 +170,42 @@ int main(int argc, char **argv) {
         fail(model, ": input '", in->name(), "' (", in->type().str(),
              ") was not given: pass --input ", in->name(), "=PATH");
 
-    std::vector<Tensor> outs = interpret(fn, inputs);
+    std::vector<Tensor> outs;
+    using Clock = std::chrono::steady_clock;
+    double runSeconds = 0;
+    if (backend == "jit") {
+      if (fuse) {
+        PassContext fuseCtx;
+        const PassInfo *p = findPass("fuse");
+        check(p != nullptr, "internal error: pass fuse is not registered");
+        runPipeline(*module, {p}, fuseCtx, {});
+      }
+      setJitThreads((int)threads);
+      auto compiled = compileFunction(*module->main(), jitOpts);
+      for (int64_t r = 0; r < repeat; ++r) {
+        auto t0 = Clock::now();
+        outs = compiled->run(inputs);
+        runSeconds += std::chrono::duration<double>(Clock::now() - t0).count();
+      }
+      if (timing) {
+        const CompileStats &st = compiled->stats();
+        std::fprintf(stderr,
+                     "adjoint-run: jit compile %.1f ms (lower %.1f, optimize %.1f, codegen %.1f, "
+                     "link %.1f%s; %lld functions), %d threads\n",
+                     1e3 * st.totalSeconds(), 1e3 * st.lowerSeconds, 1e3 * st.optimizeSeconds,
+                     1e3 * st.codegenSeconds, 1e3 * st.linkSeconds,
+                     st.cacheHit ? "; cache hit" : "", (long long)st.opFunctions, jitThreads());
+      }
+    } else {
+      for (int64_t r = 0; r < repeat; ++r) {
+        auto t0 = Clock::now();
+        outs = interpret(*module->main(), inputs);
+        runSeconds += std::chrono::duration<double>(Clock::now() - t0).count();
+      }
+    }
+    if (timing)
+      std::fprintf(stderr, "adjoint-run: %s run %.3f ms (mean of %lld)\n", backend.c_str(),
+                   1e3 * runSeconds / (double)repeat, (long long)repeat);
     std::error_code ec;
     std::filesystem::create_directories(outDir, ec);
     check(!ec, "cannot create output directory '", outDir, "': ", ec.message());

@@ -1,0 +1,172 @@
+// The runtime's thread pool. Generated code calls adj_parallel_for once per large loop nest, so a
+// call must cost little: workers sleep on a condition variable between calls, a call publishes
+// one task (a generation number wakes them), and chunks are handed out by an atomic counter, the
+// caller taking chunks too. One call runs at a time; a call made while another thread owns the
+// pool, or from inside a chunk, runs serially instead of waiting.
+#include "adjoint_runtime.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+
+namespace {
+
+thread_local bool insideChunk = false;
+
+int32_t defaultThreads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n ? (int32_t)n : 1;
+}
+
+class Pool {
+public:
+  ~Pool() { stopWorkers(); }
+
+  int32_t threads() {
+    std::lock_guard<std::mutex> lock(owner_);
+    return threads_;
+  }
+
+  void setThreads(int32_t n) {
+    std::lock_guard<std::mutex> lock(owner_);
+    n = n > 0 ? n : defaultThreads();
+    if (n == threads_)
+      return;
+    stopWorkers();
+    threads_ = n;
+    if (openblas_set_num_threads)
+      openblas_set_num_threads(n);
+  }
+
+  void run(adj_task_fn fn, void *ctx, int64_t n, int64_t grain) {
+    grain = std::max<int64_t>(grain, 1);
+    if (n <= 0)
+      return;
+    std::unique_lock<std::mutex> lock(owner_, std::try_to_lock);
+    int64_t chunks = lock.owns_lock() && !insideChunk ? std::min<int64_t>(threads_, n / grain) : 1;
+    if (chunks <= 1) {
+      serial(fn, ctx, n);
+      return;
+    }
+    startWorkers();
+    Task t{fn, ctx, n, chunks};
+    {
+      // A worker that woke late may still hold the previous task: let it leave before the
+      // chunk counter is reset.
+      std::unique_lock<std::mutex> g(m_);
+      done_.wait(g, [&] { return active_ == 0; });
+      task_ = t;
+      next_.store(0);
+      pending_.store(chunks);
+      ++generation_;
+    }
+    wake_.notify_all();
+    work(t);
+    std::unique_lock<std::mutex> g(m_);
+    done_.wait(g, [&] { return pending_.load() == 0; });
+  }
+
+private:
+  static void serial(adj_task_fn fn, void *ctx, int64_t n) {
+    bool was = insideChunk;
+    insideChunk = true;
+    fn(ctx, 0, n);
+    insideChunk = was;
+  }
+
+  struct Task {
+    adj_task_fn fn;
+    void *ctx;
+    int64_t n, chunks;
+  };
+
+  // Takes chunks of task t until none is left.
+  void work(const Task &t) {
+    bool was = insideChunk;
+    insideChunk = true;
+    for (int64_t c; (c = next_.fetch_add(1)) < t.chunks;) {
+      t.fn(t.ctx, t.n * c / t.chunks, t.n * (c + 1) / t.chunks);
+      if (pending_.fetch_sub(1) == 1) {
+        std::lock_guard<std::mutex> g(m_);
+        done_.notify_all();
+      }
+    }
+    insideChunk = was;
+  }
+
+  void workerLoop() {
+    uint64_t seen = 0;
+    for (;;) {
+      Task t;
+      {
+        std::unique_lock<std::mutex> g(m_);
+        wake_.wait(g, [&] { return stop_ || generation_ != seen; });
+        if (stop_)
+          return;
+        seen = generation_;
+        t = task_;
+        ++active_;
+      }
+      work(t);
+      std::lock_guard<std::mutex> g(m_);
+      if (--active_ == 0)
+        done_.notify_all();
+    }
+  }
+
+  // Called with owner_ held.
+  void startWorkers() {
+    if (!workers_.empty())
+      return;
+    stop_ = false;
+    for (int32_t i = 1; i < threads_; ++i)
+      workers_.emplace_back([this] { workerLoop(); });
+  }
+
+  void stopWorkers() {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto &t : workers_)
+      t.join();
+    workers_.clear();
+  }
+
+  std::mutex owner_; // held by the thread whose task the pool runs
+  int32_t threads_ = defaultThreads();
+  std::vector<std::thread> workers_;
+
+  std::mutex m_;
+  std::condition_variable wake_, done_;
+  bool stop_ = false;
+  uint64_t generation_ = 0;
+  Task task_{};
+  int active_ = 0; // workers holding a task
+  std::atomic<int64_t> next_{0}, pending_{0};
+};
+
+Pool &pool() {
+  static Pool p;
+  return p;
+}
+
+} // namespace
+
+extern "C" {
+
+void adj_parallel_for(adj_task_fn fn, void *ctx, int64_t n, int64_t grain) {
+  pool().run(fn, ctx, n, grain);
+}
+
+void adj_set_num_threads(int32_t n) { pool().setThreads(n); }
+
+int32_t adj_get_num_threads(void) { return pool().threads(); }
+
+} // extern "C"

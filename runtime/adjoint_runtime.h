@@ -1,0 +1,77 @@
+/* The C-ABI runtime that generated code calls: a thread pool that splits loops, the BLAS bridge,
+ * and scalar helpers too long to inline. Generated code reaches these by plain C symbols; the JIT
+ * defines them from adj_runtime_symbols() (so the executable needs no -rdynamic), and AOT
+ * binaries link this library. It depends on nothing in compiler/. */
+#ifndef ADJOINT_RUNTIME_H
+#define ADJOINT_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Thread pool ------------------------------------------------------------------------- */
+
+/* A loop body over the iterations [begin, end) of an outer loop; ctx carries its buffers. */
+typedef void (*adj_task_fn)(void *ctx, int64_t begin, int64_t end);
+
+/* Runs fn over [0, n) split into chunks of at least `grain` iterations, one per thread at most,
+ * and returns when all are done. Every chunk is non-empty. Runs fn(ctx, 0, n) on the calling
+ * thread when one thread is set, n < 2 * grain, or when called from inside a chunk (nesting) or
+ * while another thread owns the pool. */
+void adj_parallel_for(adj_task_fn fn, void *ctx, int64_t n, int64_t grain);
+
+/* Threads used by adj_parallel_for and by the BLAS library; n <= 0 means every core. */
+void adj_set_num_threads(int32_t n);
+int32_t adj_get_num_threads(void);
+
+/* ---- BLAS bridge ------------------------------------------------------------------------- */
+
+/* Row-major C[m,n] = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T by the trans flags
+ * (no copies). Leading dimensions are row strides of the stored matrices. beta == 0 ignores
+ * C's old contents (NaN included), as BLAS does. */
+void adj_sgemm(int32_t transA, int32_t transB, int64_t m, int64_t n, int64_t k, float alpha,
+               const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+               int64_t ldc);
+void adj_dgemm(int32_t transA, int32_t transB, int64_t m, int64_t n, int64_t k, double alpha,
+               const double *a, int64_t lda, const double *b, int64_t ldb, double beta, double *c,
+               int64_t ldc);
+
+/* ---- Scalar helpers ---------------------------------------------------------------------- */
+
+/* base**exp for exp >= 0 in wrapping 64-bit arithmetic (numpy's integer power); the low 32 bits
+ * are the 32-bit result. */
+int64_t adj_ipow(int64_t base, int64_t exp);
+
+/* ---- Errors ------------------------------------------------------------------------------ */
+
+/* Generated code that meets bad data (a label out of range) reports it here and carries on
+ * safely; the caller takes the error after the call. `site` indexes the messages the code
+ * generator recorded for the function; a, b, c are values for the message. The first report
+ * wins until taken. */
+void adj_report_error(int32_t site, int64_t a, int64_t b, int64_t c);
+typedef struct adj_error {
+  int32_t site;
+  int64_t values[3];
+} adj_error;
+/* 1 and the error (which is cleared) when one was reported, else 0. */
+int32_t adj_take_error(adj_error *out);
+
+/* ---- Symbols ----------------------------------------------------------------------------- */
+
+typedef struct adj_symbol {
+  const char *name;
+  void *address;
+} adj_symbol;
+
+/* Every function above, plus the libm/libc functions generated code may call, by name; a JIT
+ * defines them as absolute symbols. `*count` receives the number of entries. */
+const adj_symbol *adj_runtime_symbols(size_t *count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
