@@ -14,6 +14,11 @@ OpRegistry &OpRegistry::instance() {
     registerDataMovementOps(*reg);
     registerReduceOps(*reg);
     registerAdjointOps(*reg);
+    registerKernelOp(*reg);
+    registerTrainingOps(*reg);
+    registerLossOps(*reg);
+    registerConvPoolBackwardOps(*reg);
+    registerShapeBackwardOps(*reg);
     registerElementwiseGrads(*reg);
     registerLogicGrads(*reg);
     registerLinalgGrads(*reg);
@@ -21,6 +26,7 @@ OpRegistry &OpRegistry::instance() {
     registerNormGrads(*reg);
     registerReduceGrads(*reg);
     registerShapeGrads(*reg);
+    registerLossGrads(*reg);
     return reg;
   }();
   return *r;

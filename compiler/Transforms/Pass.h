@@ -48,6 +48,10 @@ bool runCanonicalize(Function &f, PassContext &ctx);
 bool runCSE(Function &f, PassContext &ctx);
 bool runDCE(Function &f, PassContext &ctx);
 bool runAutodiff(Function &f, PassContext &ctx);
+bool runOptimizerStep(Function &f, PassContext &ctx);
+bool runExpandGradient(Function &f, PassContext &ctx);
+bool runAttachLoss(Function &f, PassContext &ctx);
 bool runTrainMode(Function &f, PassContext &ctx);
+bool runFusion(Function &f, PassContext &ctx);
 
 } // namespace adjoint

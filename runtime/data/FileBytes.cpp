@@ -1,0 +1,41 @@
+#include "data/FileBytes.h"
+#include "data/DataError.h"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/stat.h>
+#include <zlib.h>
+
+namespace adjoint::data {
+
+std::vector<uint8_t> readFileBytes(const std::string &path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0)
+    dataFail(path, ": cannot open: ", std::strerror(errno));
+  dataCheck(!S_ISDIR(st.st_mode), path, ": is a directory, expected a file");
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f)
+    dataFail(path, ": cannot open: ", std::strerror(errno ? errno : ENOMEM));
+  gzbuffer(f, 1 << 17);
+  std::vector<uint8_t> out;
+  out.reserve((size_t)st.st_size);
+  uint8_t chunk[1 << 16];
+  for (;;) {
+    int n = gzread(f, chunk, sizeof chunk);
+    if (n < 0) {
+      int code = 0;
+      std::string msg = gzerror(f, &code);
+      gzclose(f);
+      dataFail(path, ": cannot read: ", code == Z_ERRNO ? std::strerror(errno) : msg);
+    }
+    if (n == 0)
+      break;
+    out.insert(out.end(), chunk, chunk + n);
+  }
+  // A gzip stream cut short reads as a clean end of file; gzclose reports it as Z_BUF_ERROR.
+  int rc = gzclose(f);
+  dataCheck(rc == Z_OK, path, ": truncated or corrupt gzip data");
+  return out;
+}
+
+} // namespace adjoint::data

@@ -1,0 +1,78 @@
+#include "Backend.h"
+#include "CodeGen/Jit.h"
+#include "Interpreter/Interpreter.h"
+#include "Support/Error.h"
+#include "Transforms/PassManager.h"
+
+#include <chrono>
+#include <memory>
+
+namespace adjoint::train {
+
+std::vector<std::string> availableBackends() { return {"jit", "interp"}; }
+
+std::string defaultBackend() { return availableBackends().front(); }
+
+void checkBackend(const std::string &name) {
+  std::string list;
+  for (const std::string &b : availableBackends()) {
+    if (b == name)
+      return;
+    list += (list.empty() ? "" : ", ") + b;
+  }
+  fail("unknown backend '", name, "' (available: ", list, ")");
+}
+
+namespace {
+
+CompiledStep interpreted(Function &fn) {
+  CompiledStep s;
+  const Function *f = &fn;
+  s.run = [f](const std::map<std::string, Tensor> &inputs) { return interpret(*f, inputs); };
+  s.backend = "interp";
+  s.concurrent = true;
+  return s;
+}
+
+CompiledStep jitted(Function &fn, const BackendOptions &opts) {
+  Module *m = fn.module();
+  check(m != nullptr, "internal error: the step function has no module");
+  // Fusion changes the graph the interpreter would run too; it computes the same values.
+  PassContext ctx;
+  const PassInfo *fuse = findPass("fuse");
+  check(fuse != nullptr, "internal error: pass fuse is not registered");
+  runPipeline(*m, {fuse}, ctx, {});
+  setJitThreads(opts.threads);
+  std::shared_ptr<CompiledFunction> compiled = compileFunction(fn);
+  CompiledStep s;
+  s.run = [compiled](const std::map<std::string, Tensor> &inputs) {
+    return compiled->run(inputs);
+  };
+  s.backend = "jit";
+  return s;
+}
+
+} // namespace
+
+CompiledStep compileStep(const std::string &backend, Function &fn, const BackendOptions &opts) {
+  checkBackend(backend);
+  auto t0 = std::chrono::steady_clock::now();
+  CompiledStep s;
+  if (backend == "interp") {
+    s = interpreted(fn);
+  } else {
+    try {
+      s = jitted(fn, opts);
+    } catch (const Error &e) {
+      if (!opts.fallback)
+        throw;
+      s = interpreted(fn);
+      s.note = std::string("the JIT cannot compile this step (") + e.what() +
+               "); it runs on the interpreter";
+    }
+  }
+  s.compileSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return s;
+}
+
+} // namespace adjoint::train

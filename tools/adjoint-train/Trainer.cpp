@@ -1,0 +1,309 @@
+#include "Trainer.h"
+#include "Checkpoint.h"
+#include "Metrics.h"
+#include "Numerics.h"
+#include "Plot.h"
+#include "Support/Error.h"
+#include "TrainerSession.h"
+#include "data/Shuffle.h"
+
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+namespace adjoint::train {
+
+std::atomic<bool> gInterrupt{false};
+
+Trainer::Trainer(TrainOptions opts, std::ostream &out) : opts_(std::move(opts)), out_(out) {}
+Trainer::~Trainer() = default;
+
+double Trainer::epochFraction() const {
+  return (double)state_.epoch + (double)state_.batchInEpoch / (double)batchesPerEpoch_;
+}
+
+void Trainer::reseedDropouts(const std::vector<std::pair<Op *, int64_t>> &dropouts, int64_t step) {
+  // A mask per step, reproducible from (seed, step): the forward Dropout and the copy its
+  // gradient rule made share their original seed, so they keep sharing the new one.
+  for (const auto &[op, orig] : dropouts) {
+    uint64_t mixed = data::streamSeed(state_.seed ^ (uint64_t)orig, (1ull << 40) + (uint64_t)step);
+    op->setAttr("seed", Attribute((int64_t)(mixed & 0x7fffffff)));
+  }
+}
+
+void Trainer::numericsFailure(const data::Batch &b, const std::map<std::string, Tensor> &inputs,
+                              double loss, const std::string &badParam) {
+  s_->progress.finishBar();
+  std::ostringstream os;
+  int64_t step = state_.step + 1;
+  if (!std::isfinite(loss))
+    os << "the loss is " << (std::isnan(loss) ? "NaN" : loss > 0 ? "+Inf" : "-Inf") << " at step "
+       << step;
+  else
+    os << "step " << step << " made " << badParam << " non-finite (its loss was " << loss << ")";
+  os << " (epoch " << state_.epoch + 1 << ", batch " << state_.batchInEpoch + 1 << " of "
+     << batchesPerEpoch_ << ", lr " << schedule_.at(step) << "); training stopped.";
+  if (!opts_.checkNumerics) {
+    os << " Lower --lr or clip with --clip-grad-norm; --check-numerics names the first "
+          "non-finite parameter, gradient and op";
+    fail(os.str());
+  }
+  if (!badParam.empty() && !std::isfinite(loss))
+    os << "\n  check-numerics: the step made " << badParam << " non-finite";
+  os << "\n  check-numerics: every parameter was finite before step " << step;
+  auto gm = builder_->gradients(b.size);
+  std::vector<std::pair<Op *, int64_t>> drops;
+  for (const auto &op : gm->main()->ops())
+    if (op->domain().empty() && op->opType() == "Dropout")
+      drops.emplace_back(op.get(), op->intAttr("seed", 0));
+  reseedDropouts(drops, step);
+  std::map<std::string, Tensor> gin;
+  for (const auto &[k, v] : inputs)
+    if (gm->main()->findArg(k))
+      gin[k] = v;
+  std::istringstream lines(diagnoseGradients(*gm->main(), gin));
+  for (std::string line; std::getline(lines, line);)
+    os << "\n  check-numerics: " << line;
+  fail(os.str());
+}
+
+void Trainer::trainStep(const data::Batch &b) {
+  Step &st = builder_->train(b.size);
+  int64_t step = state_.step + 1;
+  reseedDropouts(st.dropouts, step);
+  std::map<std::string, Tensor> inputs = state_.params;
+  inputs.insert(state_.optState.begin(), state_.optState.end());
+  inputs[builder_->dataInput()] = toTensor(b.x, builder_->inputDType());
+  Tensor target = toTensor(b.y, data_->targetType.dtype);
+  inputs["target"] = target;
+  double lr = schedule_.at(step);
+  Tensor lrT(st.fn->findArg("lr")->dtype(), {});
+  lrT.setDouble(0, lr);
+  inputs["lr"] = lrT;
+  inputs["step"] = Tensor::scalar<int64_t>(step);
+
+  std::vector<Tensor> outs = st.compiled.run(inputs);
+  double loss = outs[st.lossIndex].getDouble(0);
+  std::string badParam;
+  if (opts_.checkNumerics) {
+    std::map<std::string, Tensor> params, optState;
+    for (const auto &[i, name] : st.updates)
+      (state_.params.count(name) ? params : optState)[name] = outs[i];
+    if (auto bad = firstNonFinite(params))
+      badParam = "parameter " + *bad;
+    else if (auto badState = firstNonFinite(optState))
+      badParam = "optimizer state " + *badState;
+  }
+  if (!std::isfinite(loss) || !badParam.empty())
+    numericsFailure(b, inputs, loss, badParam);
+  for (const auto &[i, name] : st.updates) {
+    auto it = state_.params.find(name);
+    (it != state_.params.end() ? it->second : state_.optState[name]) = outs[i];
+  }
+  Correct c = countCorrect(builder_->lossKind(), outs[st.predIndex], target);
+  state_.step = step;
+  state_.batchInEpoch++;
+  state_.epochLoss += loss * (double)b.size;
+  state_.epochExamples += b.size;
+  state_.epochCorrect += c.correct;
+  state_.epochPredictions += c.count;
+  Point p;
+  p.step = step;
+  p.epoch = epochFraction();
+  p.loss = loss;
+  p.accuracy = c.count ? c.correct / (double)c.count : NAN;
+  p.lr = lr;
+  state_.trainCurve.push_back(p);
+}
+
+EvalResult Trainer::evaluateNow(const std::string &label) {
+  EvalResult r = evaluate(*builder_, *data_, state_.params, batch_, s_->threads, &gInterrupt);
+  if (r.interrupted || r.examples == 0)
+    return r;
+  lastEval_ = r;
+  lastEvalStep_ = state_.step;
+  Point p;
+  p.step = state_.step;
+  p.epoch = epochFraction();
+  p.loss = r.loss;
+  p.accuracy = r.accuracy;
+  state_.testCurve.push_back(p);
+  s_->log.test(p, r.examples);
+  if (!label.empty()) {
+    std::string line = label + ": test loss " + fixed(r.loss, 4);
+    if (std::isfinite(r.accuracy))
+      line += "  acc " + percent(r.accuracy);
+    s_->progress.message(line);
+  }
+  return r;
+}
+
+void Trainer::saveCheckpoint(const std::string &path) {
+  if (!path.empty())
+    writeCheckpoint(path, state_);
+}
+
+std::string Trainer::interruptCheckpointPath() const {
+  if (!opts_.checkpoint.empty())
+    return opts_.checkpoint;
+  return std::filesystem::path(opts_.model).stem().string() + ".interrupted.ckpt";
+}
+
+void Trainer::writePlotFile() {
+  if (opts_.plot.empty())
+    return;
+  PlotData d;
+  d.title = std::filesystem::path(opts_.model).filename().string() + " on " +
+            data_->dataset.name;
+  std::ostringstream sub;
+  sub << opts_.optimizer << ", " << schedule_.describe() << ", batch " << batch_ << "; "
+      << state_.step << " steps";
+  if (lastEvalStep_ >= 0 && std::isfinite(lastEval_.accuracy))
+    sub << "; test accuracy " << percent(lastEval_.accuracy) << " at step " << lastEvalStep_;
+  d.subtitle = sub.str();
+  d.train = state_.trainCurve;
+  d.test = state_.testCurve;
+  d.accuracy = hasAccuracy(builder_->lossKind());
+  writePlot(opts_.plot, d);
+}
+
+void Trainer::endEpoch() {
+  std::ostringstream os;
+  bool partial = state_.batchInEpoch < batchesPerEpoch_;
+  os << "epoch " << state_.epoch + 1 << "/" << totalEpochs_;
+  if (partial)
+    os << " (" << state_.batchInEpoch << " of " << batchesPerEpoch_ << " steps)";
+  os << ": train loss "
+     << fixed(state_.epochExamples ? state_.epochLoss / (double)state_.epochExamples : NAN, 4);
+  if (state_.epochPredictions)
+    os << " acc " << percent(state_.epochCorrect / (double)state_.epochPredictions);
+  EvalResult r = evaluateNow("");
+  if (r.interrupted)
+    return;
+  if (r.examples) {
+    os << "  |  test loss " << fixed(r.loss, 4);
+    if (std::isfinite(r.accuracy))
+      os << " acc " << percent(r.accuracy);
+  }
+  if (s_->epochSeconds > 0)
+    os << "  |  " << fixed(s_->epochSeconds, 1) << " s, "
+       << formatRate((double)s_->epochExamples / s_->epochSeconds) << " ex/s";
+  s_->progress.message(os.str());
+  if (!partial) {
+    state_.epoch++;
+    state_.batchInEpoch = 0;
+    state_.epochLoss = state_.epochCorrect = 0;
+    state_.epochExamples = state_.epochPredictions = 0;
+  }
+  s_->epochSeconds = 0;
+  s_->epochExamples = 0;
+  saveCheckpoint(opts_.checkpoint);
+  writePlotFile();
+}
+
+TrainResult Trainer::run() {
+  setUp();
+  initState();
+  if (!opts_.log.empty())
+    s_->log.open(opts_.log, opts_.resume.empty() ? -1 : state_.step);
+  TrainResult result;
+  auto interrupted = [&] {
+    s_->progress.finishBar();
+    std::string path = interruptCheckpointPath();
+    saveCheckpoint(path);
+    writePlotFile();
+    s_->progress.message("interrupted after step " + std::to_string(state_.step) +
+                         ": checkpoint written to " + path + "; continue with --resume=" + path);
+    result.interrupted = true;
+    result.checkpoint = path;
+    result.steps = state_.step;
+    return result;
+  };
+  bool fixedBatch = builder_->fixedBatch() != 0;
+  while (state_.step < totalSteps_) {
+    std::vector<int64_t> order =
+        data::epochOrder(data_->dataset.train.size(), state_.seed, state_.epoch, opts_.shuffle);
+    data::BatchLoader loader(data_->dataset.train, data_->format, std::move(order), batch_,
+                             state_.batchInEpoch, fixedBatch);
+    while (state_.step < totalSteps_ && state_.batchInEpoch < batchesPerEpoch_) {
+      auto t0 = Clock::now();
+      std::optional<data::Batch> b = loader.next();
+      check(b.has_value(), "internal error: the data ran out before the epoch ended");
+      trainStep(*b);
+      double dt = secondsSince(t0);
+      state_.trainSeconds += dt;
+      s_->seconds += dt;
+      s_->epochSeconds += dt;
+      s_->steps++;
+      s_->examples += b->size;
+      s_->epochExamples += b->size;
+      double rate = (double)s_->epochExamples / std::max(s_->epochSeconds, 1e-9);
+      s_->log.train(state_.trainCurve.back(), rate, state_.trainSeconds);
+      ProgressInfo pi;
+      pi.epoch = state_.epoch + 1;
+      pi.epochs = totalEpochs_;
+      pi.batch = state_.batchInEpoch;
+      pi.batches = batchesPerEpoch_;
+      pi.step = state_.step;
+      pi.steps = totalSteps_;
+      pi.loss = state_.epochLoss / (double)std::max<int64_t>(state_.epochExamples, 1);
+      pi.accuracy = state_.epochPredictions
+                        ? state_.epochCorrect / (double)state_.epochPredictions
+                        : -1;
+      pi.lr = state_.trainCurve.back().lr;
+      pi.examplesPerSecond = rate;
+      pi.etaSeconds = s_->seconds / (double)s_->steps * (double)(totalSteps_ - state_.step);
+      s_->progress.update(pi);
+      if (gInterrupt || state_.step == opts_.stopAfter)
+        return interrupted();
+      if (opts_.evalEvery && state_.step % opts_.evalEvery == 0 &&
+          state_.batchInEpoch < batchesPerEpoch_) {
+        s_->progress.finishBar();
+        if (evaluateNow("step " + std::to_string(state_.step)).interrupted)
+          return interrupted();
+        writePlotFile();
+      }
+      if (opts_.checkpointEvery && state_.step % opts_.checkpointEvery == 0)
+        saveCheckpoint(opts_.checkpoint);
+    }
+    if (state_.batchInEpoch == batchesPerEpoch_ || state_.step == totalSteps_) {
+      s_->progress.finishBar();
+      endEpoch();
+      if (gInterrupt)
+        return interrupted();
+    }
+  }
+  if (lastEvalStep_ != state_.step && data_->dataset.test) {
+    // A resumed run that had already finished, or an evaluation the interrupt cut short.
+    if (evaluateNow("step " + std::to_string(state_.step)).interrupted)
+      return interrupted();
+  }
+  result.steps = state_.step;
+  result.test = lastEval_;
+  result.seconds = s_->seconds;
+  result.examplesPerSecond = s_->seconds > 0 ? (double)s_->examples / s_->seconds : 0;
+  std::ostringstream os;
+  if (lastEvalStep_ >= 0 && std::isfinite(lastEval_.accuracy))
+    os << "final test accuracy: " << percent(lastEval_.accuracy) << " (" << lastEval_.examples
+       << " examples), test loss " << fixed(lastEval_.loss, 4) << "\n";
+  else if (lastEvalStep_ >= 0)
+    os << "final test loss: " << fixed(lastEval_.loss, 4) << " (" << lastEval_.examples
+       << " examples)\n";
+  os << "trained " << s_->steps << " steps in " << fixed(s_->seconds, 1) << " s ("
+     << formatRate(result.examplesPerSecond) << " examples/s, "
+     << builder_->train(batch_).compiled.backend << " backend)";
+  if (!opts_.output.empty()) {
+    model_->writeWithInitializers(state_.params, opts_.output);
+    os << "\nwrote the trained model to " << opts_.output;
+  }
+  if (!opts_.checkpoint.empty())
+    os << "\nwrote the checkpoint to " << opts_.checkpoint;
+  if (!opts_.plot.empty())
+    os << "\nwrote the loss curves to " << opts_.plot;
+  saveCheckpoint(opts_.checkpoint);
+  writePlotFile();
+  s_->progress.message(os.str());
+  return result;
+}
+
+} // namespace adjoint::train
