@@ -69,17 +69,10 @@ struct Options {
 
 static Options parseArgs(int argc, char **argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](const std::string &flag) -> std::string {
-      if (a.size() > flag.size() && a.compare(0, flag.size() + 1, flag + "=") == 0)
-        return a.substr(flag.size() + 1);
-      check(i + 1 < argc, flag, " expects a value");
-      return argv[++i];
-    };
-    auto is = [&](const std::string &flag) {
-      return a == flag || a.compare(0, flag.size() + 1, flag + "=") == 0;
-    };
+  for (ArgCursor args(argc, argv); args.next();) {
+    const std::string &a = args.arg();
+    auto value = [&](const std::string &flag) { return args.value(flag); };
+    auto is = [&](const std::string &flag) { return args.is(flag); };
     if (a == "--help" || a == "-h") {
       printHelp();
       std::exit(0);
@@ -114,8 +107,7 @@ static Options parseArgs(int argc, char **argv) {
       o.pipeline.elideAbove = parseInt(value("--elide-above"), "--elide-above");
       o.elideGiven = true;
     } else if (a == "-o") {
-      check(i + 1 < argc, "-o expects a path");
-      o.output = argv[++i];
+      o.output = args.value("-o");
     } else if (a.rfind("--", 0) == 0) {
       size_t eq = a.find('=');
       std::string key = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);

@@ -71,17 +71,10 @@ int main(int argc, char **argv) {
     JitOptions jitOpts;
     std::vector<std::pair<std::string, std::string>> inputPaths;
     ImportOptions importOpts;
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      auto value = [&](const std::string &flag) -> std::string {
-        if (a.compare(0, flag.size() + 1, flag + "=") == 0)
-          return a.substr(flag.size() + 1);
-        check(i + 1 < argc, flag, " expects a value");
-        return argv[++i];
-      };
-      auto is = [&](const std::string &flag) {
-        return a == flag || a.compare(0, flag.size() + 1, flag + "=") == 0;
-      };
+    for (ArgCursor args(argc, argv); args.next();) {
+      const std::string &a = args.arg();
+      auto value = [&](const std::string &flag) { return args.value(flag); };
+      auto is = [&](const std::string &flag) { return args.is(flag); };
       if (a == "--help" || a == "-h") {
         printHelp();
         return 0;

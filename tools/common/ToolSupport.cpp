@@ -50,6 +50,17 @@ void parseDimBinding(const std::string &text, ImportOptions &opts) {
   opts.dims[name] = n;
 }
 
+bool ArgCursor::is(const std::string &flag) const {
+  return arg_ == flag || arg_.compare(0, flag.size() + 1, flag + "=") == 0;
+}
+
+std::string ArgCursor::value(const std::string &flag) {
+  if (arg_.size() > flag.size() && arg_.compare(0, flag.size() + 1, flag + "=") == 0)
+    return arg_.substr(flag.size() + 1);
+  check(i_ + 1 < argc_, flag, " expects a value");
+  return argv_[++i_];
+}
+
 int runTool(const char *tool, const std::function<int()> &body) {
   try {
     return body();

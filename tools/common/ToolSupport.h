@@ -21,6 +21,23 @@ void parseDimBinding(const std::string &text, ImportOptions &opts);
 std::pair<std::string, std::string> splitAssignment(const std::string &text, const char *flag);
 int64_t parseInt(const std::string &text, const char *what);
 
+// Walks a command line whose flags take values as --flag=VALUE or --flag VALUE.
+class ArgCursor {
+public:
+  ArgCursor(int argc, char **argv) : argc_(argc), argv_(argv) {}
+  bool next() { return ++i_ < argc_ && (arg_ = argv_[i_], true); }
+  const std::string &arg() const { return arg_; }
+  // The current argument is --flag or --flag=...
+  bool is(const std::string &flag) const;
+  // Its value: after '=' or the next argument (an Error naming the flag when there is none).
+  std::string value(const std::string &flag);
+
+private:
+  int argc_, i_ = 0;
+  char **argv_;
+  std::string arg_;
+};
+
 // Runs body and turns any Error (or other exception) into "TOOL: error: ..." and exit code 1.
 int runTool(const char *tool, const std::function<int()> &body);
 
