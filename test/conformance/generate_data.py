@@ -36,8 +36,8 @@ def _serialize(value, value_info):
     return numpy_helper.from_array(value, value_info.name).SerializeToString()
 
 
-def generate(out_dir):
-    cases = node_test.collect_testcases(None)
+def write_cases(cases, out_dir):
+    """Writes each case as <out_dir>/<kind>/<name>/{model.onnx,test_data_set_N/*.pb}."""
     tmp = out_dir + ".partial"
     if os.path.exists(tmp):
         shutil.rmtree(tmp)
@@ -63,6 +63,10 @@ def generate(out_dir):
         shutil.rmtree(out_dir)
     os.rename(tmp, out_dir)
     return len(cases)
+
+
+def generate(out_dir):
+    return write_cases(node_test.collect_testcases(None), out_dir)
 
 
 if __name__ == "__main__":
