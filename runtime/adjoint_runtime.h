@@ -39,11 +39,59 @@ void adj_dgemm(int32_t transA, int32_t transB, int64_t m, int64_t n, int64_t k, 
                const double *a, int64_t lda, const double *b, int64_t ldb, double beta, double *c,
                int64_t ldc);
 
+/* ---- Conv and pooling (runtime/ConvPool.cpp) ---------------------------------------------- */
+
+/* The interpreter's conv and pooling loops over the planes [begin, end), _f32 and _f64. desc is
+ * the compile-time geometry, int64: n, c (input channels), m (output channels), group, inSize,
+ * outSize, kSize (spatial element counts), flag (count_include_pad), hasColMap, then the tap
+ * table (outSize * kSize input offsets, -1 in padding), the count_include_pad divisors (outSize)
+ * and, when hasColMap, MaxPool's column-major index of each input offset (inSize). Operands:
+ *   adj_conv            X, W, B (or null), Y       planes b * m + oc
+ *   adj_maxpool         X, Y, Indices (or null)    planes b * c + channel
+ *   adj_avgpool         X, Y                       ditto
+ *   adj_gavgpool        X, Y                       ditto (inSize = the plane)
+ *   adj_conv_grad_data  dY, W, dX                  planes of dX
+ *   adj_conv_grad_filter X, dY, dW                 planes oc * (c / group) + ic of dW
+ *   adj_maxpool_grad    dY, X, dX                  planes of dX
+ *   adj_avgpool_grad    dY, dX                     planes of dX
+ * The f32 GEMM forms take im2col scratch of (c / group) * kSize * outSize floats as the last
+ * pointer: adj_conv_gemm_f32 (X, W, B, Y, col) and adj_conv_grad_data_gemm_f32 (dY, W, dX, col)
+ * over images, adj_conv_grad_filter_gemm_f32 (X, dY, dW, col) over groups. */
+#define ADJ_CONVPOOL_DECL(name)                                                                    \
+  void name(const int64_t *desc, void *a, void *b, void *c, void *d, void *e, int64_t begin,        \
+            int64_t end);
+ADJ_CONVPOOL_DECL(adj_conv_f32)
+ADJ_CONVPOOL_DECL(adj_conv_f64)
+ADJ_CONVPOOL_DECL(adj_maxpool_f32)
+ADJ_CONVPOOL_DECL(adj_maxpool_f64)
+ADJ_CONVPOOL_DECL(adj_avgpool_f32)
+ADJ_CONVPOOL_DECL(adj_avgpool_f64)
+ADJ_CONVPOOL_DECL(adj_gavgpool_f32)
+ADJ_CONVPOOL_DECL(adj_gavgpool_f64)
+ADJ_CONVPOOL_DECL(adj_conv_grad_data_f32)
+ADJ_CONVPOOL_DECL(adj_conv_grad_data_f64)
+ADJ_CONVPOOL_DECL(adj_conv_grad_filter_f32)
+ADJ_CONVPOOL_DECL(adj_conv_grad_filter_f64)
+ADJ_CONVPOOL_DECL(adj_maxpool_grad_f32)
+ADJ_CONVPOOL_DECL(adj_maxpool_grad_f64)
+ADJ_CONVPOOL_DECL(adj_avgpool_grad_f32)
+ADJ_CONVPOOL_DECL(adj_avgpool_grad_f64)
+ADJ_CONVPOOL_DECL(adj_conv_gemm_f32)
+ADJ_CONVPOOL_DECL(adj_conv_grad_filter_gemm_f32)
+ADJ_CONVPOOL_DECL(adj_conv_grad_data_gemm_f32)
+#undef ADJ_CONVPOOL_DECL
+
 /* ---- Scalar helpers ---------------------------------------------------------------------- */
 
 /* base**exp for exp >= 0 in wrapping 64-bit arithmetic (numpy's integer power); the low 32 bits
  * are the 32-bit result. */
 int64_t adj_ipow(int64_t base, int64_t exp);
+
+/* ---- Dropout ---------------------------------------------------------------------------- */
+
+/* keep[i] = 1 where Dropout keeps element i of n in training mode, else 0: the interpreter's
+ * MT19937 stream (numpy's uniform draws) for `seed`, compared with `ratio` (Dropout.cpp). */
+void adj_dropout_mask(uint8_t *keep, int64_t n, double ratio, int64_t seed);
 
 /* ---- Errors ------------------------------------------------------------------------------ */
 
