@@ -65,8 +65,13 @@ llvm::FunctionCallee CodegenContext::runtime(const std::string &name) const {
         v, {i32t, i32t, i64t, i64t, i64t, f64, p, i64t, p, i64t, f64, p, i64t}, false);
   else if (name == "adj_ipow")
     type = llvm::FunctionType::get(i64t, {i64t, i64t}, false);
+  else if (name == "adj_dropout_mask")
+    type = llvm::FunctionType::get(v, {p, i64t, f64, i64t}, false); // Dropout.cpp
   else if (name == "adj_report_error")
     type = llvm::FunctionType::get(v, {i32t, i64t, i64t, i64t}, false);
+  else if (name.rfind("adj_conv", 0) == 0 || name.rfind("adj_maxpool", 0) == 0 ||
+           name.rfind("adj_avgpool", 0) == 0 || name.rfind("adj_gavgpool", 0) == 0)
+    type = llvm::FunctionType::get(v, {p, p, p, p, p, p, i64t, i64t}, false); // ConvPool.cpp
   else
     fail("internal error: unknown runtime function '", name, "'");
   llvm::FunctionCallee c = module.getOrInsertFunction(name, type);
@@ -190,6 +195,9 @@ const LoweringRegistry &LoweringRegistry::instance() {
     registerReduceLowerings(r);
     registerKernelLowering(r);
     registerLossLowerings(r);
+    registerConvPoolLowerings(r);
+    registerNormLowerings(r);
+    registerDataMovementLowerings(r);
     return r;
   }();
   return r;

@@ -148,6 +148,9 @@ void registerLinalgLowerings(LoweringRegistry &r);      // LowerLinalg.cpp
 void registerReduceLowerings(LoweringRegistry &r);      // LowerReduce.cpp
 void registerKernelLowering(LoweringRegistry &r);       // LowerKernel.cpp
 void registerLossLowerings(LoweringRegistry &r);        // LowerLoss.cpp
+void registerConvPoolLowerings(LoweringRegistry &r);    // LowerConvPool.cpp
+void registerNormLowerings(LoweringRegistry &r);        // LowerNorm.cpp
+void registerDataMovementLowerings(LoweringRegistry &r); // LowerDataMovement.cpp
 
 // Attribute access with the op schema's defaults.
 AttrReader attrsOf(const Op &op);
