@@ -64,7 +64,10 @@ CompiledStep compileStep(const std::string &backend, Function &fn, const Backend
     try {
       s = jitted(fn, opts);
     } catch (const Error &e) {
-      if (!opts.fallback)
+      // Only a step with ops the code generator lacks falls back; any other JIT error is a bug
+      // that must show.
+      if (!opts.fallback ||
+          std::string(e.what()).find("not supported by the code generator") == std::string::npos)
         throw;
       s = interpreted(fn);
       s.note = std::string("the JIT cannot compile this step (") + e.what() +
