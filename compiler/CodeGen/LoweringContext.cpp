@@ -198,6 +198,7 @@ const LoweringRegistry &LoweringRegistry::instance() {
     registerConvPoolLowerings(r);
     registerNormLowerings(r);
     registerDataMovementLowerings(r);
+    registerTrainingLowerings(r);
     return r;
   }();
   return r;

@@ -151,6 +151,7 @@ void registerLossLowerings(LoweringRegistry &r);        // LowerLoss.cpp
 void registerConvPoolLowerings(LoweringRegistry &r);    // LowerConvPool.cpp
 void registerNormLowerings(LoweringRegistry &r);        // LowerNorm.cpp
 void registerDataMovementLowerings(LoweringRegistry &r); // LowerDataMovement.cpp
+void registerTrainingLowerings(LoweringRegistry &r);     // LowerTraining.cpp
 
 // Attribute access with the op schema's defaults.
 AttrReader attrsOf(const Op &op);

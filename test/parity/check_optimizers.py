@@ -219,7 +219,9 @@ def adjoint_train(tools, model_path, compile_args, batches, input_names, lr, ini
                  "step": np.array(step, dtype=np.int64)}
         if step == 1:
             feeds.update({n: np.zeros(shape, np.float32) for n, shape in state.items()})
-        cmd = [tools["run"], step_path, "--output-dir", out_dir]
+        # The interpreter (double accumulation) is the oracle here: this checks the optimizer
+        # pass's formulas, not the JIT's f32 GEMMs, whose rounding Adam-like updates amplify.
+        cmd = [tools["run"], step_path, "--backend=interp", "--output-dir", out_dir]
         for i, (name, value) in enumerate(feeds.items()):
             p = os.path.join(in_dir, f"{i}.npy")
             np.save(p, value)

@@ -25,10 +25,8 @@ static void printHelp() {
          "\nRuns the model on the given inputs and writes each graph output to\n"
          "DIR/<output name>.npy (characters other than letters, digits, '_', '-' and '.' in\n"
          "the name become '_'). Inputs are .npy files or ONNX TensorProto .pb files.\n"
-         "\n  --backend=interp   the reference interpreter (the default, until the JIT passes\n"
-         "                     the whole conformance must-pass list)\n"
-         "  --backend=jit      compile with LLVM for this CPU and run natively; ops it cannot\n"
-         "                     compile yet are an error naming them\n"
+         "\n  --backend=jit      compile with LLVM for this CPU and run natively (the default)\n"
+         "  --backend=interp   the reference interpreter: slow, obviously correct\n"
          "  --input NAME=PATH  value of graph input NAME; every input must be given\n"
          "  --output-dir DIR   where outputs go (default: the current directory)\n"
          "  --dim NAME=N       bind a symbolic ONNX dimension (inputs bind them too)\n"
@@ -65,7 +63,7 @@ static std::string fileNameFor(const std::string &name) {
 
 int main(int argc, char **argv) {
   return runTool("adjoint-run", [&] {
-    std::string model, backend = "interp", outDir = ".", loss, target, freeze;
+    std::string model, backend = "jit", outDir = ".", loss, target, freeze;
     bool trainMode = false, timing = false, fuse = true;
     int64_t threads = 0, repeat = 1;
     JitOptions jitOpts;
