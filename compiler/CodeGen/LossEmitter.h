@@ -27,6 +27,14 @@ inline Reduction reductionOf(const Op &op) {
   return r == "none" ? Reduction::None : r == "sum" ? Reduction::Sum : Reduction::Mean;
 }
 
+// The OpLowering::unsupported of every loss op: a reduction ONNX does not define.
+inline std::string unsupportedReduction(const Op &op) {
+  std::string r = attrsOf(op).s("reduction");
+  if (r != "none" && r != "sum" && r != "mean")
+    return "reduction '" + r + "'";
+  return "";
+}
+
 // Element e's label and weight (double), reporting labels out of range.
 struct Row {
   llvm::Value *label;   // i64, 0 where ignored

@@ -82,23 +82,17 @@ void lowerLossGrad(OpEmitContext &c) {
   }, "e");
 }
 
-std::string unsupportedLoss(const Op &op) {
-  std::string r = attrsOf(op).s("reduction");
-  if (r != "none" && r != "sum" && r != "mean")
-    return "reduction '" + r + "'";
-  return "";
-}
 
 } // namespace
 
 void registerLossLowerings(LoweringRegistry &r) {
   OpLowering loss;
   loss.emit = lowerLoss;
-  loss.unsupported = unsupportedLoss;
+  loss.unsupported = unsupportedReduction;
   r.add("", "SoftmaxCrossEntropyLoss", loss);
   OpLowering grad;
   grad.emit = lowerLossGrad;
-  grad.unsupported = unsupportedLoss;
+  grad.unsupported = unsupportedReduction;
   r.add("adjoint", "SoftmaxCrossEntropyGrad", grad);
 }
 

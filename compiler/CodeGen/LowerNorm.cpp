@@ -418,12 +418,6 @@ void lowerNllGrad(OpEmitContext &c) {
   }, "e");
 }
 
-std::string unsupportedNll(const Op &op) {
-  std::string r = attrsOf(op).s("reduction");
-  if (r != "none" && r != "sum" && r != "mean")
-    return "reduction '" + r + "'";
-  return "";
-}
 
 } // namespace
 
@@ -449,11 +443,11 @@ void registerNormLowerings(LoweringRegistry &r) {
 
   OpLowering nll;
   nll.emit = lowerNll;
-  nll.unsupported = unsupportedNll;
+  nll.unsupported = lossgen::unsupportedReduction;
   r.add("", "NegativeLogLikelihoodLoss", nll);
   OpLowering nllGrad;
   nllGrad.emit = lowerNllGrad;
-  nllGrad.unsupported = unsupportedNll;
+  nllGrad.unsupported = lossgen::unsupportedReduction;
   r.add("adjoint", "NegativeLogLikelihoodLossGrad", nllGrad);
 }
 
