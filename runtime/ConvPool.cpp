@@ -6,6 +6,7 @@
 // skips and per-plane double accumulators, which is plain C++ here and long IR there; the window
 // geometry itself (the tap table) is computed at compile time and passed in the descriptor
 // (layout in adjoint_runtime.h).
+#include "PoolArgmax.h"
 #include "adjoint_runtime.h"
 
 #include <algorithm>
@@ -24,19 +25,6 @@ struct Desc {
         colMap(d[8] ? d + 9 + d[5] * d[6] + d[5] : nullptr) {}
 };
 
-// MaxPool's pick: NaN propagates and the first of equal maxima wins (as
-// convpool::windowArgmax, which the runtime cannot include).
-template <typename T> int64_t argmax(const T *xp, const int64_t *tap, int64_t kSize) {
-  int64_t best = -1;
-  for (int64_t j = 0; j < kSize; ++j) {
-    if (tap[j] < 0)
-      continue;
-    T v = xp[tap[j]];
-    if (best < 0 || v > xp[best] || (std::isnan(v) && !std::isnan(xp[best])))
-      best = tap[j];
-  }
-  return best;
-}
 
 template <typename T> void storePlane(const std::vector<double> &acc, T *dst) {
   for (size_t i = 0; i < acc.size(); ++i)
@@ -102,7 +90,7 @@ void maxPool(const Desc &d, const T *X, T *Y, int64_t *I, int64_t begin, int64_t
   for (int64_t p = begin; p < end; ++p) {
     const T *xp = X + p * d.inSize;
     for (int64_t o = 0; o < d.outSize; ++o) {
-      int64_t best = argmax(xp, d.index + o * d.kSize, d.kSize);
+      int64_t best = adjoint::rt::windowArgmax(xp, d.index + o * d.kSize, d.kSize);
       Y[p * d.outSize + o] = xp[best];
       if (I)
         I[p * d.outSize + o] = p * d.inSize + (d.colMap ? d.colMap[best] : best);
@@ -227,7 +215,7 @@ void maxPoolGrad(const Desc &d, const T *DY, const T *X, T *DX, int64_t begin, i
     const T *xp = X + p * d.inSize;
     std::fill(acc.begin(), acc.end(), 0.0);
     for (int64_t o = 0; o < d.outSize; ++o) {
-      int64_t best = argmax(xp, d.index + o * d.kSize, d.kSize);
+      int64_t best = adjoint::rt::windowArgmax(xp, d.index + o * d.kSize, d.kSize);
       if (best >= 0)
         acc[best] += (double)DY[p * d.outSize + o];
     }

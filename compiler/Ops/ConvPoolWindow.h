@@ -10,6 +10,7 @@
 // padding, as PyTorch does). The tap table then lists, for each output position and kernel tap,
 // the input spatial offset it reads, or -1 for a tap in padding.
 #include "Ops/OpRegistry.h"
+#include "PoolArgmax.h"
 
 #include <cmath>
 
@@ -51,19 +52,7 @@ Window poolWindow(const AttrReader &a, const std::string &who, const Shape &x);
 // (MaxPool's storage_order = 1: the first spatial axis varies fastest).
 int64_t columnMajorOffset(int64_t rowMajor, const Shape &in);
 
-// The input offset (within one plane xp) of the maximum that MaxPool picks for the window with
-// tap row `tap`: NaN propagates (numpy, PyTorch), and among equal maxima the first tap wins, as
-// ONNX Indices define. -1 only for a window made of padding alone, which inference rejects.
-template <typename T> int64_t windowArgmax(const T *xp, const int64_t *tap, int64_t kSize) {
-  int64_t best = -1;
-  for (int64_t j = 0; j < kSize; ++j) {
-    if (tap[j] < 0)
-      continue;
-    T v = xp[tap[j]];
-    if (best < 0 || v > xp[best] || (std::isnan(v) && !std::isnan(xp[best])))
-      best = tap[j];
-  }
-  return best;
-}
+// MaxPool's pick (the runtime helpers use the same function).
+using rt::windowArgmax;
 
 } // namespace adjoint::convpool
