@@ -19,9 +19,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <zlib.h>
 
 using namespace adjoint;
 using namespace adjoint::train;
@@ -282,13 +284,87 @@ TEST(Checkpoint, WrittenAtomically) {
   s.params["w"] = Tensor::fromVector<float>({3}, {1, 2, 3});
   writeCheckpoint(dir + "/c.ckpt", s);
   s.step = 5;
-  writeCheckpoint(dir + "/c.ckpt", s); // replaces it whole
+  writeCheckpoint(dir + "/c.ckpt", s); // replaces it whole, keeping the first as .prev
   EXPECT_EQ(readCheckpoint(dir + "/c.ckpt").step, 5);
+  EXPECT_EQ(readCheckpoint(dir + "/c.ckpt.prev").step, 0);
+  s.step = 9;
+  writeCheckpoint(dir + "/c.ckpt", s);
+  EXPECT_EQ(readCheckpoint(dir + "/c.ckpt").step, 9);
+  EXPECT_EQ(readCheckpoint(dir + "/c.ckpt.prev").step, 5);
   int files = 0;
   for (const auto &e : fs::directory_iterator(dir))
     files += e.is_regular_file(), (void)e;
-  EXPECT_EQ(files, 1); // no temporary file left behind
+  EXPECT_EQ(files, 2); // no temporary file left behind
   EXPECT_THROW(readCheckpoint(dir + "/missing.ckpt"), Error);
+}
+
+TEST(Train, CorruptCheckpointNamesTheIntactPreviousOne) {
+  std::string dir = tempDir(), path = dir + "/c.ckpt";
+  TrainState s;
+  s.params["w"] = Tensor::fromVector<float>({3}, {1, 2, 3});
+  s.step = 4;
+  writeCheckpoint(path, s);
+  s.step = 8;
+  writeCheckpoint(path, s);
+  std::string bytes = serializeCheckpoint(s);
+  auto errorReading = [&](const std::string &content) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+    try {
+      readCheckpoint(path);
+    } catch (const Error &e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  std::string cut = errorReading(bytes.substr(0, bytes.size() / 2));
+  EXPECT_NE(cut.find("truncated checkpoint"), std::string::npos) << cut;
+  EXPECT_NE(cut.find("the previous checkpoint " + path + ".prev (after step 4) is intact: "
+                     "resume from it with --resume=" + path + ".prev"),
+            std::string::npos)
+      << cut;
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x40;
+  std::string bad = errorReading(flipped);
+  EXPECT_NE(bad.find("checksum mismatch"), std::string::npos) << bad;
+  EXPECT_EQ(readCheckpoint(path + ".prev").step, 4);
+  // Dimensions whose product overflows are refused, not allocated.
+  TrainState big;
+  big.params["w"] = Tensor::fromVector<float>({2}, {1, 2});
+  std::string b = serializeCheckpoint(big);
+  size_t at = b.find(std::string("\x01\0\0\0w\0", 6));
+  ASSERT_NE(at, std::string::npos);
+  // name (length, 'w'), role (1), dtype (4), rank (4), then the dim: 2^62, with a valid checksum
+  // so that the size check itself is what refuses it.
+  int64_t huge = int64_t(1) << 62;
+  std::memcpy(&b[at + 4 + 1 + 1 + 4 + 4], &huge, 8);
+  uint32_t crc = (uint32_t)crc32(0L, reinterpret_cast<const Bytef *>(b.data() + 20),
+                                 (uInt)(b.size() - 24));
+  std::memcpy(&b[b.size() - 4], &crc, 4);
+  try {
+    parseCheckpoint(b, "big");
+    ADD_FAILURE() << "an overflowing shape was accepted";
+  } catch (const Error &err) {
+    EXPECT_NE(std::string(err.what()).find("corrupt checkpoint (tensor 'w' size)"),
+              std::string::npos)
+        << err.what();
+  }
+}
+
+TEST(Train, NonFiniteLossKeepsTheLastGoodCheckpoint) {
+  std::string dir = tempDir();
+  TrainOptions o = baseOptions(kMlp, "synthetic,train=128,test=0");
+  o.optimizer = "sgd";
+  o.lr = 1e30;
+  o.checkpoint = dir + "/run.ckpt";
+  std::string e = errorOf(o);
+  EXPECT_NE(e.find("The state after step 1 (the last good one) is in " + o.checkpoint),
+            std::string::npos)
+      << e;
+  TrainState kept = readCheckpoint(o.checkpoint);
+  EXPECT_EQ(kept.step, 1);
+  for (const auto &[name, t] : kept.params)
+    for (int64_t i = 0; i < t.numel(); ++i)
+      ASSERT_TRUE(std::isfinite(t.getDouble(i))) << name;
 }
 
 TEST(Train, NonFiniteLossStopsNamingTheStep) {

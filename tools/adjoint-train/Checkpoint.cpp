@@ -2,9 +2,13 @@
 #include "Frontend/TensorIO.h"
 #include "Support/Error.h"
 
+#include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <unistd.h>
 #include <zlib.h>
 
 namespace adjoint::train {
@@ -199,8 +203,12 @@ TrainState parseCheckpoint(const std::string &bytes, const std::string &what) {
     }
     uint64_t nbytes = r.pod<uint64_t>();
     r.need(nbytes);
-    check((uint64_t)numElements(shape) * dtypeSize(*dt) == nbytes, what,
-          ": corrupt checkpoint (tensor '", name, "' size)");
+    // The product is checked step by step: dims from a damaged file may overflow int64.
+    uint64_t expect = dtypeSize(*dt);
+    for (int64_t d : shape)
+      check(!__builtin_mul_overflow(expect, (uint64_t)d, &expect), what,
+            ": corrupt checkpoint (tensor '", name, "' size)");
+    check(expect == nbytes, what, ": corrupt checkpoint (tensor '", name, "' size)");
     Tensor t(*dt, shape);
     if (nbytes)
       std::memcpy(t.mutableBytes(), payload.data() + r.pos, nbytes);
@@ -213,16 +221,92 @@ TrainState parseCheckpoint(const std::string &bytes, const std::string &what) {
   return s;
 }
 
-void writeCheckpoint(const std::string &path, const TrainState &s) {
-  writeFileAtomic(path, serializeCheckpoint(s));
+std::string previousCheckpointPath(const std::string &path) { return path + ".prev"; }
+
+namespace {
+
+// Temporary files of writes that a killed process never renamed (PATH[.next|.prev].tmp-<pid>,
+// whose process is gone); a stale PATH.next is simply replaced by the next write.
+void removeStaleTemporaries(const std::filesystem::path &path) {
+  std::error_code ec;
+  std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
+  std::string base = path.filename().string();
+  for (const auto &entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    size_t at = name.rfind(".tmp-");
+    if (name.rfind(base, 0) != 0 || at == std::string::npos)
+      continue;
+    std::string middle = name.substr(base.size(), at - base.size());
+    if (middle != "" && middle != ".next" && middle != ".prev")
+      continue;
+    std::string pid = name.substr(at + 5);
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    long id = std::strtol(pid.c_str(), nullptr, 10);
+    if (id != (long)::getpid() && ::kill((pid_t)id, 0) != 0 && errno == ESRCH)
+      std::filesystem::remove(entry.path(), ec);
+  }
 }
 
-TrainState readCheckpoint(const std::string &path) {
+} // namespace
+
+void writeCheckpoint(const std::string &path, const TrainState &s) {
+  removeStaleTemporaries(path);
+  std::string next = path + ".next", prev = previousCheckpointPath(path);
+  writeFileAtomic(next, serializeCheckpoint(s));
+  if (std::filesystem::exists(path)) {
+    // PATH.prev is replaced atomically too: link to a temporary name, rename over PATH.prev.
+    std::string prevTmp = prev + ".tmp-" + std::to_string(::getpid());
+    ::unlink(prevTmp.c_str());
+    if (::link(path.c_str(), prevTmp.c_str()) != 0) {
+      int err = errno;
+      ::unlink(next.c_str());
+      fail(path, ": cannot keep the previous checkpoint as ", prev, ": ", std::strerror(err));
+    }
+    if (::rename(prevTmp.c_str(), prev.c_str()) != 0) {
+      int err = errno;
+      ::unlink(prevTmp.c_str());
+      ::unlink(next.c_str());
+      fail(path, ": cannot keep the previous checkpoint as ", prev, ": ", std::strerror(err));
+    }
+  }
+  if (::rename(next.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(next.c_str());
+    fail(path, ": cannot rename ", next, " into place: ", std::strerror(err));
+  }
+}
+
+namespace {
+
+TrainState readOne(const std::string &path) {
   std::ifstream in(path, std::ios::binary);
   check((bool)in, path, ": cannot open checkpoint");
   std::ostringstream ss;
   ss << in.rdbuf();
+  check(!in.bad(), path, ": cannot read checkpoint");
   return parseCheckpoint(ss.str(), path);
+}
+
+} // namespace
+
+TrainState readCheckpoint(const std::string &path) {
+  try {
+    return readOne(path);
+  } catch (const Error &e) {
+    std::string prev = previousCheckpointPath(path);
+    if (!std::filesystem::exists(prev))
+      throw;
+    std::string hint;
+    try {
+      TrainState older = readOne(prev);
+      hint = "; the previous checkpoint " + prev + " (after step " + std::to_string(older.step) +
+             ") is intact: resume from it with --resume=" + prev;
+    } catch (const Error &e2) {
+      hint = std::string("; the previous checkpoint is unusable too: ") + e2.what();
+    }
+    fail(e.what(), hint);
+  }
 }
 
 } // namespace adjoint::train

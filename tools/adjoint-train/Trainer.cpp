@@ -43,6 +43,7 @@ void Trainer::numericsFailure(const data::Batch &b, const std::map<std::string, 
     os << "step " << step << " made " << badParam << " non-finite (its loss was " << loss << ")";
   os << " (epoch " << state_.epoch + 1 << ", batch " << state_.batchInEpoch + 1 << " of "
      << batchesPerEpoch_ << ", lr " << schedule_.at(step) << "); training stopped.";
+  os << keepLastGoodState();
   if (!opts_.checkNumerics) {
     os << " Lower --lr or clip with --clip-grad-norm; --check-numerics names the first "
           "non-finite parameter, gradient and op";
@@ -65,6 +66,24 @@ void Trainer::numericsFailure(const data::Batch &b, const std::map<std::string, 
   for (std::string line; std::getline(lines, line);)
     os << "\n  check-numerics: " << line;
   fail(os.str());
+}
+
+std::string Trainer::keepLastGoodState() {
+  // The failed step's updates were not applied, so state_ is the state after the last good step
+  // unless a parameter had already gone non-finite without the loss showing it.
+  if (opts_.checkpoint.empty())
+    return "";
+  std::string path = opts_.checkpoint;
+  if (firstNonFinite(state_.params) || firstNonFinite(state_.optState))
+    return " The checkpoint " + path + " was left as it was: the state before this step is "
+           "not finite either.";
+  try {
+    saveCheckpoint(path);
+  } catch (const Error &e) {
+    return std::string(" The last good state could not be saved: ") + e.what();
+  }
+  return " The state after step " + std::to_string(state_.step) + " (the last good one) is in " +
+         path + "; continue with --resume=" + path + " and a lower --lr.";
 }
 
 void Trainer::trainStep(const data::Batch &b) {
@@ -139,8 +158,13 @@ EvalResult Trainer::evaluateNow(const std::string &label) {
 }
 
 void Trainer::saveCheckpoint(const std::string &path) {
-  if (!path.empty())
-    writeCheckpoint(path, state_);
+  // The end of the last epoch and the end of the run save the same state: writing it twice would
+  // push the previous, different checkpoint out of PATH.prev.
+  auto key = std::make_tuple(path, state_.step, state_.testCurve.size());
+  if (path.empty() || key == lastSaved_)
+    return;
+  writeCheckpoint(path, state_);
+  lastSaved_ = key;
 }
 
 std::string Trainer::interruptCheckpointPath() const {

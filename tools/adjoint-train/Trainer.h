@@ -11,6 +11,7 @@
 #include <atomic>
 #include <memory>
 #include <ostream>
+#include <tuple>
 
 namespace adjoint::train {
 
@@ -40,6 +41,7 @@ private:
   void trainStep(const data::Batch &b);
   void numericsFailure(const data::Batch &b, const std::map<std::string, Tensor> &inputs,
                        double loss, const std::string &badParam);
+  std::string keepLastGoodState();
   void reseedDropouts(const std::vector<std::pair<Op *, int64_t>> &dropouts, int64_t step);
   EvalResult evaluateNow(const std::string &label);
   void endEpoch();
@@ -60,6 +62,7 @@ private:
   int64_t batch_ = 0, batchesPerEpoch_ = 0, totalSteps_ = 0, totalEpochs_ = 0;
   EvalResult lastEval_;
   int64_t lastEvalStep_ = -1;
+  std::tuple<std::string, int64_t, size_t> lastSaved_{"", -1, 0}; // path, step, test points
 };
 
 } // namespace adjoint::train
