@@ -285,6 +285,16 @@ bool dropoutMayTrain(const Op &op) {
   return true;
 }
 
+// adj_dropout_seed (runtime/DropoutSeed.h) in IR: the seed operand is a run-time value.
+llvm::Value *emitDropoutSeed(Builder &b, int64_t attr, llvm::Value *salt) {
+  auto c64 = [&](uint64_t v) { return llvm::ConstantInt::get(b.getInt64Ty(), v); };
+  llvm::Value *z = b.CreateXor(c64((uint64_t)attr * 0x9E3779B97F4A7C15ull), salt);
+  z = b.CreateMul(b.CreateXor(z, b.CreateLShr(z, 30)), c64(0xBF58476D1CE4E5B9ull));
+  z = b.CreateMul(b.CreateXor(z, b.CreateLShr(z, 27)), c64(0x94D049BB133111EBull));
+  z = b.CreateXor(z, b.CreateLShr(z, 31));
+  return b.CreateZExt(b.CreateTrunc(z, b.getInt32Ty()), b.getInt64Ty());
+}
+
 void lowerDropout(OpEmitContext &c) {
   DType t = c.operandType(0).dtype;
   int64_t n = numElements(c.operandType(0).shape);
@@ -334,7 +344,10 @@ void lowerDropout(OpEmitContext &c) {
   AttrReader a = attrsOf(c.op);
   int64_t seed = a.has("seed") ? a.i("seed") : 0;
   llvm::Value *keep = hasMask ? c.results[1] : c.scratch;
-  b.CreateCall(cg.runtime("adj_dropout_mask"), {keep, cg.i64c(n), ratio, cg.i64c(seed)});
+  llvm::Value *seedV = cg.i64c(seed);
+  if (c.op.numOperands() > 3 && c.op.operand(3))
+    seedV = emitDropoutSeed(b, seed, cg.load(b, DType::I64, c.operands[3], cg.i64c(0)));
+  b.CreateCall(cg.runtime("adj_dropout_mask"), {keep, cg.i64c(n), ratio, seedV});
   llvm::Type *ty = cg.scalarType(t);
   llvm::Value *one = llvm::ConstantFP::get(ty, 1.0);
   llvm::Value *scale = b.CreateFDiv(one, b.CreateFSub(one, toFloat(b, ratio, DType::F64, t)));

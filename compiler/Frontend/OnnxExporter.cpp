@@ -146,6 +146,9 @@ void exportOnnxModel(const Function &fn, onnx::ModelProto &out) {
     }
 
   for (const auto &op : fn.ops()) {
+    if (op->domain().empty() && op->opType() == "Dropout" && op->numOperands() > 3)
+      fail("export of @", fn.name(), ": ", op->describe(),
+           " has a run-time seed operand (an adjoint extension ONNX's Dropout lacks)");
     onnx::NodeProto &node = *g.add_node();
     node.set_op_type(op->opType());
     if (!op->domain().empty())

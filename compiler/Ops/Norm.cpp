@@ -2,6 +2,7 @@
 // Softmax and LogSoftmax (13), Dropout (13). Kernels follow the ONNX node-test reference code
 // (onnx/backend/test/case/node/{batchnorm,layernormalization,softmax,logsoftmax,dropout}.py),
 // accumulating in double.
+#include "DropoutSeed.h"
 #include "Ops/KernelUtil.h"
 
 #include <cmath>
@@ -271,6 +272,10 @@ OpSchema layerNormSchema() {
 // row-major order built from two 32-bit draws (numpy's random_sample), so a mask is reproducible
 // from (seed, shape) alone and matches the ONNX test data. A missing `seed` means 0. Kept
 // elements are scaled by 1/(1-ratio) computed in X's type.
+//
+// An adjoint extension: an optional fourth operand, an int64 scalar mixed into the seed at run
+// time (runtime/DropoutSeed.h), so that a compiled training step draws a new mask each step. The
+// ONNX exporter refuses it; only adjoint-train's step builder adds it.
 
 double numpyUniform(std::mt19937 &g) {
   uint32_t a = g() >> 5, b = g() >> 6;
@@ -292,7 +297,9 @@ template <typename T> void dropout(KernelContext &ctx) {
   }
   if (!(ratio >= 0 && ratio < 1))
     ctx.error("ratio must be in [0, 1) in training mode, got ", ratio);
-  std::mt19937 gen(static_cast<uint32_t>(ctx.has("seed") ? ctx.i("seed") : 0));
+  int64_t seed = ctx.has("seed") ? ctx.i("seed") : 0;
+  std::mt19937 gen(ctx.hasInput(3) ? adj_dropout_seed(seed, ctx.in(3).getInt(0))
+                                   : static_cast<uint32_t>(seed));
   T scale = T(1) / (T(1) - static_cast<T>(ratio));
   for (int64_t i = 0; i < X.numel(); ++i) {
     bool keep = numpyUniform(gen) >= ratio;
@@ -305,7 +312,7 @@ template <typename T> void dropout(KernelContext &ctx) {
 OpSchema dropoutSchema() {
   OpSchema s;
   s.name = "Dropout";
-  s.maxInputs = 3;
+  s.maxInputs = 4;
   s.maxOutputs = 2;
   s.foldable = false;
   s.elementwise = true; // y[i] and mask[i] depend on x[i] only (the draw is per index)
@@ -324,6 +331,10 @@ OpSchema dropoutSchema() {
     if (ctx.hasOperand(2))
       ctx.require(ctx.dtype(2) == DType::Bool && numElements(ctx.shape(2)) == 1,
                   "training_mode must be a bool scalar, got ", ctx.type(2).str());
+    if (ctx.hasOperand(3))
+      ctx.require(ctx.dtype(3) == DType::I64 && numElements(ctx.shape(3)) == 1,
+                  "the seed operand (an adjoint extension) must be an int64 scalar, got ",
+                  ctx.type(3).str());
     return std::vector<TensorType>{ctx.type(0), {DType::Bool, ctx.shape(0)}};
   };
   s.kernel = [](KernelContext &ctx) {

@@ -154,6 +154,28 @@ TEST(JitNorm, DropoutTraining) {
       }
 }
 
+// The seed operand (an adjoint extension) is mixed into the seed at run time: the JIT's inline
+// mixing draws the interpreter's mask, and different operand values draw different masks.
+TEST(JitNorm, DropoutSeedOperand) {
+  std::mt19937 rng(48);
+  std::vector<Tensor> masks;
+  for (int64_t salt : std::vector<int64_t>{0, 1, 2, -7, int64_t(1) << 40}) {
+    Inputs in;
+    Value *x = in.add("x", randomTensor(DType::F32, {6, 11}, rng));
+    Value *ratio = buildConstant(*in.f, Tensor::scalar(0.5f));
+    Value *training = buildConstant(*in.f, Tensor::scalar(true));
+    Value *seed = in.add("seed", Tensor::scalar<int64_t>(salt));
+    Op *op = buildOp(*in.f, "Dropout", {x, ratio, training, seed},
+                     {{"seed", Attribute(int64_t{11})}}, 2);
+    in.outputs(op);
+    expectJitMatches(*in.f, in.values, "Dropout with seed operand " + std::to_string(salt));
+    masks.push_back(interpret(*in.f, in.values)[1]);
+  }
+  for (size_t i = 1; i < masks.size(); ++i)
+    EXPECT_NE(std::memcmp(masks[i].bytes(), masks[0].bytes(), masks[0].byteSize()), 0)
+        << "salt " << i << " drew salt 0's mask";
+}
+
 TEST(JitNorm, DropoutBadRatioIsAnError) {
   Inputs in;
   Value *x = in.add("x", Tensor(DType::F32, {4}));

@@ -5,6 +5,7 @@
 // keeps the original graph with the trained values (BatchNorm statistics included).
 #include "Backend.h"
 #include "Checkpoint.h"
+#include "Frontend/OnnxExporter.h"
 #include "Frontend/TensorIO.h"
 #include "Interpreter/Interpreter.h"
 #include "ModelFile.h"
@@ -13,6 +14,7 @@
 #include "Plot.h"
 #include "Schedule.h"
 #include "Support/Error.h"
+#include "StepBuilder.h"
 #include "Trainer.h"
 #include "data/Dataset.h"
 
@@ -22,6 +24,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <zlib.h>
 
@@ -409,6 +412,76 @@ TEST(Train, CheckNumericsNamesTheFirstOpAndGradient) {
       << detail;
   EXPECT_NE(detail.find("forward pass"), std::string::npos) << detail;
   EXPECT_NE(detail.find("the first non-finite gradient is grad."), std::string::npos) << detail;
+}
+
+// input[32,784] -> Gemm -> Dropout(0.5) -> Gemm -> logits[32,10], written as ONNX.
+std::string dropoutMlp(const std::string &dir) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> n(0, 0.05f);
+  auto weights = [&](Shape s) {
+    Tensor t(DType::F32, s);
+    for (int64_t i = 0; i < t.numel(); ++i)
+      t.data<float>()[i] = n(rng);
+    return t;
+  };
+  Module m;
+  Function *f = m.addFunction("main");
+  Value *x = f->addInput("input", {DType::F32, {32, 784}});
+  Value *w1 = f->addParam("w1", {DType::F32, {784, 64}}, weights({784, 64}));
+  Value *w2 = f->addParam("w2", {DType::F32, {64, 10}}, weights({64, 10}));
+  Value *h = buildOp(*f, "Relu", {buildOp(*f, "Gemm", {x, w1})->result()})->result();
+  Value *ratio = buildConstant(*f, Tensor::scalar(0.5f));
+  Value *d = buildOp(*f, "Dropout", {h, ratio})->result();
+  f->addOutput("logits", buildOp(*f, "Gemm", {d, w2})->result());
+  std::string path = dir + "/dropout_mlp.onnx";
+  exportOnnxFile(*f, path);
+  return path;
+}
+
+TEST(Train, DropoutDrawsANewMaskEachStepOnEveryBackend) {
+  std::string dir = tempDir(), model = dropoutMlp(dir);
+  // The compiled step takes the mask's seed as an input: the same value gives the same loss,
+  // another value another mask, on the JIT as on the interpreter.
+  ModelFile file(model);
+  for (const char *backend : {"interp", "jit"}) {
+    StepSpec spec;
+    spec.backend = backend;
+    StepBuilder builder(file, spec);
+    Step &st = builder.train(32);
+    ASSERT_NE(st.fn->findArg(kDropoutSeedInput), nullptr);
+    std::map<std::string, Tensor> in;
+    Tensor x(DType::F32, {32, 784});
+    for (int64_t i = 0; i < x.numel(); ++i)
+      x.data<float>()[i] = float(i % 17) / 17.0f;
+    in["input"] = x;
+    Tensor y(DType::I64, {32});
+    in["target"] = y;
+    in["lr"] = Tensor::scalar(0.001f);
+    in["step"] = Tensor::scalar<int64_t>(1);
+    for (Value *v : st.fn->inputs())
+      if (!in.count(v->name()) && v->name() != kDropoutSeedInput)
+        in[v->name()] = Tensor(v->dtype(), v->shape());
+    auto lossWith = [&](int64_t seed) {
+      in[kDropoutSeedInput] = Tensor::scalar<int64_t>(seed);
+      return st.compiled.run(in)[st.lossIndex].getDouble(0);
+    };
+    double a = lossWith(1), b = lossWith(2), a2 = lossWith(1);
+    EXPECT_EQ(a, a2) << backend;
+    EXPECT_NE(a, b) << backend << ": another seed drew the same mask";
+  }
+  // Three steps on each backend end with the same parameters (up to the JIT's f32 GEMM
+  // rounding): the masks are the same draws.
+  TrainOptions o = baseOptions(model, "synthetic,train=96,test=0");
+  o.normalize = "none";
+  Outcome interp = runTraining(o);
+  o.backend = "jit";
+  Outcome jit = runTraining(o);
+  for (const auto &[name, t] : interp.state.params) {
+    const Tensor &u = jit.state.params.at(name);
+    for (int64_t i = 0; i < t.numel(); ++i)
+      ASSERT_NEAR(t.getDouble(i), u.getDouble(i), 1e-5) << name << "[" << i << "]";
+  }
+  EXPECT_EQ(jit.output.find("mask repeats"), std::string::npos) << jit.output;
 }
 
 TEST(Train, DatasetThatDoesNotFitIsRefusedBeforeTraining) {

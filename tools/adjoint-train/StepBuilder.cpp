@@ -89,10 +89,34 @@ void StepBuilder::finish(Step &s, const std::string &predName) {
   s.compiled = compileStep(spec_.backend, *s.fn, spec_.backendOptions);
 }
 
+namespace {
+
+// Each training-mode Dropout takes the step's seed as its run-time seed operand (an adjoint
+// extension, runtime/DropoutSeed.h), so a compiled step draws a new mask every step. Its gradient
+// rule copies the operands, so the backward pass reuses the same mask.
+// Dropouts without a seed attribute (PyTorch exports none) get their ordinal as one, so that two
+// of the same shape do not drop the same units.
+void seedDropouts(Function &fn) {
+  Value *seed = nullptr;
+  int64_t ordinal = 0;
+  for (const auto &op : fn.ops())
+    if (op->domain().empty() && op->opType() == "Dropout") {
+      if (!seed)
+        seed = fn.addInput(kDropoutSeedInput, {DType::I64, {}});
+      op->setOperand(3, seed);
+      ++ordinal;
+      if (!op->hasAttr("seed"))
+        op->setAttr("seed", Attribute(ordinal));
+    }
+}
+
+} // namespace
+
 PassContext StepBuilder::differentiate(Module &m) const {
   PassContext ctx;
   ctx.options["attach-loss"] = spec_.loss;
   runPasses(m, {"train-mode", "attach-loss"}, ctx);
+  seedDropouts(*m.main());
   std::string freeze = spec_.freeze;
   for (const std::string &p : exposeBatchNormStatistics(*m.main()))
     freeze += (freeze.empty() ? "" : ",") + p;
@@ -115,9 +139,6 @@ Step &StepBuilder::train(int64_t batch) {
   for (const auto &[k, v] : spec_.optimizerOptions)
     ctx.options[k] = v;
   runPasses(*s->module, {"optimizer", "cse", "dce"}, ctx);
-  for (const auto &op : s->fn->ops())
-    if (op->domain().empty() && op->opType() == "Dropout")
-      s->dropouts.emplace_back(op.get(), op->intAttr("seed", 0));
   finish(*s, predictionOutput(spec_.loss));
   slot = std::move(s);
   return *slot;

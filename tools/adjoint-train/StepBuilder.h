@@ -3,8 +3,9 @@
 // them: a smaller last batch gets a step compiled for its own shape (DESIGN.md, "Shapes").
 //
 //   training step    import, train-mode, attach-loss, running statistics as outputs, autodiff,
-//                    optimizer, cse, dce. Inputs: the data input, `target`, `lr`, `step`, the
-//                    optimizer state, the parameters (overridden by name); outputs: loss, the
+//                    optimizer, cse, dce. Inputs: the data input, `target`, `lr`, `step`,
+//                    `dropout_seed` (with Dropout), the optimizer state, the parameters
+//                    (overridden by name); outputs: loss, the
 //                    model's outputs, new.<param>, new.<state>.
 //   evaluation step  import, attach-loss, cse, dce (inference form: BatchNormalization uses its
 //                    running statistics, Dropout passes through).
@@ -17,6 +18,11 @@
 #include <string>
 
 namespace adjoint::train {
+
+// The training step's int64 scalar input that seeds its Dropout masks (present when the model
+// has Dropout): the loop passes a value derived from (--seed, step), so each step draws a new
+// mask and a resumed run draws the masks an uninterrupted one would.
+inline constexpr const char *kDropoutSeedInput = "dropout_seed";
 
 struct StepSpec {
   std::string loss = "cross-entropy"; // KIND[:OUTPUT], as --attach-loss
@@ -36,9 +42,6 @@ struct Step {
   size_t lossIndex = 0, predIndex = 1;
   // Output index → the state entry (parameter or optimizer state) it replaces (new.X → X).
   std::vector<std::pair<size_t, std::string>> updates;
-  // Dropout ops of a training step with the seed they were built with: the loop re-seeds them
-  // every step (a fixed seed would drop the same units every time).
-  std::vector<std::pair<Op *, int64_t>> dropouts;
 };
 
 class StepBuilder {

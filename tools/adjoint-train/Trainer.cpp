@@ -22,13 +22,9 @@ double Trainer::epochFraction() const {
   return (double)state_.epoch + (double)state_.batchInEpoch / (double)batchesPerEpoch_;
 }
 
-void Trainer::reseedDropouts(const std::vector<std::pair<Op *, int64_t>> &dropouts, int64_t step) {
-  // A mask per step, reproducible from (seed, step): the forward Dropout and the copy its
-  // gradient rule made share their original seed, so they keep sharing the new one.
-  for (const auto &[op, orig] : dropouts) {
-    uint64_t mixed = data::streamSeed(state_.seed ^ (uint64_t)orig, (1ull << 40) + (uint64_t)step);
-    op->setAttr("seed", Attribute((int64_t)(mixed & 0x7fffffff)));
-  }
+Tensor Trainer::dropoutSeed(int64_t step) const {
+  return Tensor::scalar<int64_t>(
+      (int64_t)(data::streamSeed(state_.seed, (1ull << 40) + (uint64_t)step) >> 1));
 }
 
 void Trainer::numericsFailure(const data::Batch &b, const std::map<std::string, Tensor> &inputs,
@@ -53,11 +49,6 @@ void Trainer::numericsFailure(const data::Batch &b, const std::map<std::string, 
     os << "\n  check-numerics: the step made " << badParam << " non-finite";
   os << "\n  check-numerics: every parameter was finite before step " << step;
   auto gm = builder_->gradients(b.size);
-  std::vector<std::pair<Op *, int64_t>> drops;
-  for (const auto &op : gm->main()->ops())
-    if (op->domain().empty() && op->opType() == "Dropout")
-      drops.emplace_back(op.get(), op->intAttr("seed", 0));
-  reseedDropouts(drops, step);
   std::map<std::string, Tensor> gin;
   for (const auto &[k, v] : inputs)
     if (gm->main()->findArg(k))
@@ -89,7 +80,6 @@ std::string Trainer::keepLastGoodState() {
 void Trainer::trainStep(const data::Batch &b) {
   Step &st = builder_->train(b.size);
   int64_t step = state_.step + 1;
-  reseedDropouts(st.dropouts, step);
   std::map<std::string, Tensor> inputs = state_.params;
   inputs.insert(state_.optState.begin(), state_.optState.end());
   inputs[builder_->dataInput()] = toTensor(b.x, builder_->inputDType());
@@ -100,6 +90,8 @@ void Trainer::trainStep(const data::Batch &b) {
   lrT.setDouble(0, lr);
   inputs["lr"] = lrT;
   inputs["step"] = Tensor::scalar<int64_t>(step);
+  if (st.fn->findArg(kDropoutSeedInput))
+    inputs[kDropoutSeedInput] = dropoutSeed(step);
 
   std::vector<Tensor> outs = st.compiled.run(inputs);
   double loss = outs[st.lossIndex].getDouble(0);

@@ -42,7 +42,7 @@ private:
   void numericsFailure(const data::Batch &b, const std::map<std::string, Tensor> &inputs,
                        double loss, const std::string &badParam);
   std::string keepLastGoodState();
-  void reseedDropouts(const std::vector<std::pair<Op *, int64_t>> &dropouts, int64_t step);
+  Tensor dropoutSeed(int64_t step) const;
   EvalResult evaluateNow(const std::string &label);
   void endEpoch();
   void saveCheckpoint(const std::string &path);

@@ -15,7 +15,8 @@ namespace {
 
 // The step inputs that are not optimizer state.
 bool isStepInput(const std::string &name, const std::string &dataInput) {
-  return name == dataInput || name == "target" || name == "lr" || name == "step";
+  return name == dataInput || name == "target" || name == "lr" || name == "step" ||
+         name == kDropoutSeedInput;
 }
 
 } // namespace
@@ -135,9 +136,6 @@ void Trainer::setUp() {
   for (const std::string &note : {tr.compiled.note, ev.compiled.note})
     if (!note.empty())
       os << "\n  note:      " << note;
-  if (!tr.dropouts.empty() && tr.compiled.backend == "jit")
-    os << "\n  note:      Dropout's seed is compiled into the JIT's code, so its mask repeats "
-          "every step; --backend=interp draws a new one per step";
   s_->progress.message(os.str());
 }
 
