@@ -1,30 +1,9 @@
 #include "Numerics.h"
-#include "Interpreter/Interpreter.h"
+#include "Interpreter/Numerics.h"
 
-#include <cmath>
 #include <sstream>
 
 namespace adjoint::train {
-
-namespace {
-
-int64_t countNonFinite(const Tensor &t) {
-  if (!isFloat(t.dtype()) || t.empty())
-    return 0;
-  int64_t bad = 0;
-  if (t.dtype() == DType::F32) {
-    const float *p = t.data<float>();
-    for (int64_t i = 0; i < t.numel(); ++i)
-      bad += !std::isfinite(p[i]);
-  } else {
-    const double *p = t.data<double>();
-    for (int64_t i = 0; i < t.numel(); ++i)
-      bad += !std::isfinite(p[i]);
-  }
-  return bad;
-}
-
-} // namespace
 
 bool allFinite(const Tensor &t) { return countNonFinite(t) == 0; }
 
@@ -44,29 +23,17 @@ std::string diagnoseGradients(const Function &gradFn, const std::map<std::string
   for (const auto &o : gradFn.outputs())
     if (o.name == "loss")
       lossOp = o.value->definingOp();
+  size_t lossIndex = 0, i = 0;
+  for (const auto &op : gradFn.ops())
+    if (++i && op.get() == lossOp)
+      lossIndex = i;
+  std::vector<Tensor> outs;
+  std::optional<NonFiniteOp> first = firstNonFiniteOp(gradFn, inputs, &outs);
   std::ostringstream os;
-  int64_t index = 0;
-  bool pastLoss = false, found = false;
-  InterpreterOptions opts;
-  opts.afterOp = [&](const Op &op, const std::vector<Tensor> &results) {
-    ++index;
-    if (found) {
-      pastLoss = pastLoss || &op == lossOp;
-      return;
-    }
-    for (size_t i = 0; i < results.size(); ++i)
-      if (int64_t bad = countNonFinite(results[i])) {
-        found = true;
-        os << "the first op with a non-finite result is " << op.describe() << " (op " << index
-           << " of " << gradFn.ops().size() << ", " << (pastLoss ? "backward" : "forward")
-           << " pass; result " << i << ": " << bad << " of " << results[i].numel()
-           << " elements)\n";
-        break;
-      }
-    pastLoss = pastLoss || &op == lossOp;
-  };
-  std::vector<Tensor> outs = interpret(gradFn, inputs, opts);
-  if (!found)
+  if (first)
+    os << "the first op with a non-finite result is " << first->describe(gradFn) << ", "
+       << (lossIndex && first->index > lossIndex ? "backward" : "forward") << " pass\n";
+  else
     os << "every op's result is finite when the step is recomputed\n";
   for (size_t i = 0; i < outs.size(); ++i) {
     const std::string &name = gradFn.outputs()[i].name;
