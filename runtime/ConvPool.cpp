@@ -53,34 +53,114 @@ void conv(const Desc &d, const T *X, const T *W, const T *B, T *Y, int64_t begin
   }
 }
 
-// col[ic * kSize + j, o] = image channel ic at tap j of output o (0 in padding).
-void im2col(const Desc &d, const float *x, int64_t channels, float *col) {
+// The GEMM forms' extension of the descriptor: images per GEMM and, per kernel offset, its taps
+// as runs (count, then first output, first input offset or -1 for padding, length, step).
+struct GemmPlan {
+  int64_t images;
+  const int64_t *runs;
+  explicit GemmPlan(const Desc &d) {
+    const int64_t *e = d.padded + d.outSize + (d.colMap ? d.inSize : 0);
+    images = std::max<int64_t>(e[0], 1);
+    runs = e + 1;
+  }
+};
+
+// Runs are short (an output row: 4 to 32 elements), where a memcpy/memset call costs more than
+// the copy: GCC would turn these loops back into such calls.
+#if defined(__GNUC__) && !defined(__clang__)
+#define ADJ_NO_LIBCALL_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define ADJ_NO_LIBCALL_LOOPS
+#endif
+
+// col[ic * kSize + j, o] (row stride ld) = image channel ic at tap j of output o (0 in padding).
+ADJ_NO_LIBCALL_LOOPS void im2col(const Desc &d, const GemmPlan &p, const float *x, int64_t channels, float *col,
+            int64_t ld) {
   for (int64_t ic = 0; ic < channels; ++ic) {
     const float *xc = x + ic * d.inSize;
+    const int64_t *r = p.runs;
     for (int64_t j = 0; j < d.kSize; ++j) {
-      float *row = col + (ic * d.kSize + j) * d.outSize;
-      for (int64_t o = 0; o < d.outSize; ++o) {
-        int64_t t = d.index[o * d.kSize + j];
-        row[o] = t >= 0 ? xc[t] : 0.0f;
+      float *row = col + (ic * d.kSize + j) * ld;
+      for (int64_t n = *r++; n > 0; --n, r += 4) {
+        float *dst = row + r[0];
+        const int64_t src = r[1], len = r[2], step = r[3];
+        if (src < 0)
+          for (int64_t k = 0; k < len; ++k)
+            dst[k] = 0.0f;
+        else if (step == 1)
+          for (int64_t k = 0; k < len; ++k)
+            dst[k] = xc[src + k];
+        else
+          for (int64_t k = 0; k < len; ++k)
+            dst[k] = xc[src + k * step];
       }
     }
   }
 }
 
-// Images [begin, end): per image and group, Y_g[mg, out] = W_g[mg, cg*k] * col[cg*k, out] (+ B).
+// dx[tap] += col[ic * kSize + j, o] over the taps of one image (the adjoint of im2col).
+void col2im(const Desc &d, const GemmPlan &p, const float *col, int64_t ld, int64_t channels,
+            float *dx) {
+  for (int64_t ic = 0; ic < channels; ++ic) {
+    float *dc = dx + ic * d.inSize;
+    std::memset(dc, 0, sizeof(float) * d.inSize);
+    const int64_t *r = p.runs;
+    for (int64_t j = 0; j < d.kSize; ++j) {
+      const float *row = col + (ic * d.kSize + j) * ld;
+      for (int64_t n = *r++; n > 0; --n, r += 4) {
+        const float *srcRow = row + r[0];
+        const int64_t at = r[1], len = r[2], step = r[3];
+        if (at < 0)
+          continue;
+        if (step == 1)
+          for (int64_t k = 0; k < len; ++k)
+            dc[at + k] += srcRow[k];
+        else
+          for (int64_t k = 0; k < len; ++k)
+            dc[at + k * step] += srcRow[k];
+      }
+    }
+  }
+}
+
+// stage[oc, i * out + o] = T[(b0 + i) * planes + first + oc, o] for i < count: the [rows, out]
+// planes of `count` images side by side, as one GEMM operand.
+void gather(const float *t, int64_t planes, int64_t first, int64_t rows, int64_t out, int64_t b0,
+            int64_t count, float *stage) {
+  for (int64_t oc = 0; oc < rows; ++oc)
+    for (int64_t i = 0; i < count; ++i)
+      std::memcpy(stage + oc * count * out + i * out, t + ((b0 + i) * planes + first + oc) * out,
+                  sizeof(float) * out);
+}
+
+// Images [begin, end), a few at a time per group: Y[mg, images * out] = W_g * col (+ B).
 void convGemm(const Desc &d, const float *X, const float *W, const float *B, float *Y, float *col,
               int64_t begin, int64_t end) {
-  const int64_t cg = d.c / d.group, mg = d.m / d.group, kk = cg * d.kSize;
-  for (int64_t b = begin; b < end; ++b)
-    for (int64_t g = 0; g < d.group; ++g) {
-      im2col(d, X + (b * d.c + g * cg) * d.inSize, cg, col);
-      float *y = Y + (b * d.m + g * mg) * d.outSize;
-      if (B)
-        for (int64_t oc = 0; oc < mg; ++oc)
-          for (int64_t o = 0; o < d.outSize; ++o)
-            y[oc * d.outSize + o] = B[g * mg + oc];
-      adj_sgemm(0, 0, mg, d.outSize, kk, 1.0f, W + g * mg * kk, kk, col, d.outSize, B ? 1.0f : 0.0f,
-                y, d.outSize);
+  const GemmPlan p(d);
+  const int64_t cg = d.c / d.group, mg = d.m / d.group, kk = cg * d.kSize, out = d.outSize;
+  float *stage = col + kk * out * p.images;
+  for (int64_t g = 0; g < d.group; ++g)
+    for (int64_t b0 = begin; b0 < end; b0 += p.images) {
+      const int64_t count = std::min(p.images, end - b0), ld = count * out;
+      for (int64_t i = 0; i < count; ++i)
+        im2col(d, p, X + ((b0 + i) * d.c + g * cg) * d.inSize, cg, col + i * out, ld);
+      if (count == 1) {
+        float *y = Y + (b0 * d.m + g * mg) * out;
+        if (B)
+          for (int64_t oc = 0; oc < mg; ++oc)
+            std::fill(y + oc * out, y + (oc + 1) * out, B[g * mg + oc]);
+        adj_sgemm(0, 0, mg, out, kk, 1.0f, W + g * mg * kk, kk, col, out, B ? 1.0f : 0.0f, y, out);
+        continue;
+      }
+      adj_sgemm(0, 0, mg, ld, kk, 1.0f, W + g * mg * kk, kk, col, ld, 0.0f, stage, ld);
+      for (int64_t i = 0; i < count; ++i)
+        for (int64_t oc = 0; oc < mg; ++oc) {
+          const float *src = stage + oc * ld + i * out;
+          float *y = Y + ((b0 + i) * d.m + g * mg + oc) * out;
+          const float bias = B ? B[g * mg + oc] : 0.0f;
+          for (int64_t o = 0; o < out; ++o)
+            y[o] = B ? src[o] + bias : src[o];
+        }
     }
 }
 
@@ -172,39 +252,46 @@ void convGradFilter(const Desc &d, const T *X, const T *DY, T *DW, int64_t begin
   }
 }
 
-// Groups [begin, end): dW_g[mg, cg*k] = sum over images of dY_b,g[mg, out] * col_b^T.
+// Groups [begin, end): dW_g[mg, cg*k] = sum over images of dY_b,g[mg, out] * col_b^T, a few
+// images per GEMM (their dY planes gathered side by side).
 void convGradFilterGemm(const Desc &d, const float *X, const float *DY, float *DW, float *col,
                         int64_t begin, int64_t end) {
-  const int64_t cg = d.c / d.group, mg = d.m / d.group, kk = cg * d.kSize;
+  const GemmPlan p(d);
+  const int64_t cg = d.c / d.group, mg = d.m / d.group, kk = cg * d.kSize, out = d.outSize;
+  float *stage = col + kk * out * p.images;
   for (int64_t g = begin; g < end; ++g)
-    for (int64_t b = 0; b < d.n; ++b) {
-      im2col(d, X + (b * d.c + g * cg) * d.inSize, cg, col);
-      adj_sgemm(0, 1, mg, kk, d.outSize, 1.0f, DY + (b * d.m + g * mg) * d.outSize, d.outSize, col,
-                d.outSize, b == 0 ? 0.0f : 1.0f, DW + g * mg * kk, kk);
+    for (int64_t b0 = 0; b0 < d.n; b0 += p.images) {
+      const int64_t count = std::min(p.images, d.n - b0), ld = count * out;
+      for (int64_t i = 0; i < count; ++i)
+        im2col(d, p, X + ((b0 + i) * d.c + g * cg) * d.inSize, cg, col + i * out, ld);
+      const float *dy = DY + (b0 * d.m + g * mg) * out;
+      if (count > 1) {
+        gather(DY, d.m, g * mg, mg, out, b0, count, stage);
+        dy = stage;
+      }
+      adj_sgemm(0, 1, mg, kk, ld, 1.0f, dy, ld, col, ld, b0 == 0 ? 0.0f : 1.0f, DW + g * mg * kk,
+                kk);
     }
 }
 
-// Images [begin, end): per image and group, col[cg*k, out] = W_g^T * dY_b,g, then col2im adds
-// each column entry into the dX element its tap reads.
+// Images [begin, end), a few at a time per group: col[cg*k, images * out] = W_g^T * dY, then
+// col2im adds each column entry into the dX element its tap reads.
 void convGradDataGemm(const Desc &d, const float *DY, const float *W, float *DX, float *col,
                       int64_t begin, int64_t end) {
-  const int64_t cg = d.c / d.group, mg = d.m / d.group, kk = cg * d.kSize;
-  for (int64_t b = begin; b < end; ++b)
-    for (int64_t g = 0; g < d.group; ++g) {
-      adj_sgemm(1, 0, kk, d.outSize, mg, 1.0f, W + g * mg * kk, kk,
-                DY + (b * d.m + g * mg) * d.outSize, d.outSize, 0.0f, col, d.outSize);
-      for (int64_t ic = 0; ic < cg; ++ic) {
-        float *dx = DX + (b * d.c + g * cg + ic) * d.inSize;
-        std::memset(dx, 0, sizeof(float) * d.inSize);
-        for (int64_t j = 0; j < d.kSize; ++j) {
-          const float *row = col + (ic * d.kSize + j) * d.outSize;
-          for (int64_t o = 0; o < d.outSize; ++o) {
-            int64_t t = d.index[o * d.kSize + j];
-            if (t >= 0)
-              dx[t] += row[o];
-          }
-        }
+  const GemmPlan p(d);
+  const int64_t cg = d.c / d.group, mg = d.m / d.group, kk = cg * d.kSize, out = d.outSize;
+  float *stage = col + kk * out * p.images;
+  for (int64_t g = 0; g < d.group; ++g)
+    for (int64_t b0 = begin; b0 < end; b0 += p.images) {
+      const int64_t count = std::min(p.images, end - b0), ld = count * out;
+      const float *dy = DY + (b0 * d.m + g * mg) * out;
+      if (count > 1) {
+        gather(DY, d.m, g * mg, mg, out, b0, count, stage);
+        dy = stage;
       }
+      adj_sgemm(1, 0, kk, ld, mg, 1.0f, W + g * mg * kk, kk, dy, ld, 0.0f, col, ld);
+      for (int64_t i = 0; i < count; ++i)
+        col2im(d, p, col + i * out, ld, cg, DX + ((b0 + i) * d.c + g * cg) * d.inSize);
     }
 }
 

@@ -1,8 +1,8 @@
 // The runtime's thread pool. Generated code calls adj_parallel_for once per large loop nest, so a
-// call must cost little: workers sleep on a condition variable between calls, a call publishes
-// one task (a generation number wakes them), and chunks are handed out by an atomic counter, the
-// caller taking chunks too. One call runs at a time; a call made while another thread owns the
-// pool, or from inside a chunk, runs serially instead of waiting.
+// call must cost little: workers spin briefly after a task, then sleep on a condition variable; a
+// call publishes one task (a generation number wakes them), and chunks are handed out by an
+// atomic counter, the caller taking chunks too. One call runs at a time; a call made while another
+// thread owns the pool, or from inside a chunk, runs serially instead of waiting.
 #include "adjoint_runtime.h"
 
 #include <algorithm>
@@ -18,6 +18,14 @@ namespace {
 
 thread_local bool insideChunk = false;
 
+constexpr int kSpin = 4000; // about 50-100 microseconds of pause instructions
+
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 int32_t defaultThreads() {
   unsigned n = std::thread::hardware_concurrency();
   return n ? (int32_t)n : 1;
@@ -27,10 +35,8 @@ class Pool {
 public:
   ~Pool() { stopWorkers(); }
 
-  int32_t threads() {
-    std::lock_guard<std::mutex> lock(owner_);
-    return threads_;
-  }
+  // No lock: BLAS asks from inside a task, while the caller holds owner_.
+  int32_t threads() const { return threads_.load(std::memory_order_relaxed); }
 
   void setThreads(int32_t n) {
     std::lock_guard<std::mutex> lock(owner_);
@@ -39,8 +45,6 @@ public:
       return;
     stopWorkers();
     threads_ = n;
-    if (openblas_set_num_threads)
-      openblas_set_num_threads(n);
   }
 
   void run(adj_task_fn fn, void *ctx, int64_t n, int64_t grain) {
@@ -48,7 +52,7 @@ public:
     if (n <= 0)
       return;
     std::unique_lock<std::mutex> lock(owner_, std::try_to_lock);
-    int64_t chunks = lock.owns_lock() && !insideChunk ? std::min<int64_t>(threads_, n / grain) : 1;
+    int64_t chunks = lock.owns_lock() && !insideChunk ? std::min<int64_t>(threads_.load(), n / grain) : 1;
     if (chunks <= 1) {
       serial(fn, ctx, n);
       return;
@@ -64,6 +68,7 @@ public:
       next_.store(0);
       pending_.store(chunks);
       ++generation_;
+      published_.store(generation_, std::memory_order_release);
     }
     wake_.notify_all();
     work(t);
@@ -102,6 +107,12 @@ private:
   void workerLoop() {
     uint64_t seen = 0;
     for (;;) {
+      // A step's loops follow each other within microseconds: spin a little before sleeping,
+      // so that most calls find their workers awake (a futex wake-up costs more than a chunk).
+      for (int i = 0; i < kSpin && published_.load(std::memory_order_acquire) == seen &&
+                      !stopping_.load(std::memory_order_relaxed);
+           ++i)
+        cpuRelax();
       Task t;
       {
         std::unique_lock<std::mutex> g(m_);
@@ -124,6 +135,7 @@ private:
     if (!workers_.empty())
       return;
     stop_ = false;
+    stopping_.store(false);
     for (int32_t i = 1; i < threads_; ++i)
       workers_.emplace_back([this] { workerLoop(); });
   }
@@ -132,6 +144,7 @@ private:
     {
       std::lock_guard<std::mutex> g(m_);
       stop_ = true;
+      stopping_.store(true);
     }
     wake_.notify_all();
     for (auto &t : workers_)
@@ -140,7 +153,7 @@ private:
   }
 
   std::mutex owner_; // held by the thread whose task the pool runs
-  int32_t threads_ = defaultThreads();
+  std::atomic<int32_t> threads_{defaultThreads()};
   std::vector<std::thread> workers_;
 
   std::mutex m_;
@@ -150,10 +163,17 @@ private:
   Task task_{};
   int active_ = 0; // workers holding a task
   std::atomic<int64_t> next_{0}, pending_{0};
+  std::atomic<uint64_t> published_{0}; // generation_, for workers spinning without the lock
+  std::atomic<bool> stopping_{false};
 };
 
 Pool &pool() {
-  static Pool p;
+  // BLAS stays on the calling thread: Blas.cpp splits large products across this pool instead.
+  static Pool p = [] {
+    if (openblas_set_num_threads)
+      openblas_set_num_threads(1);
+    return Pool();
+  }();
   return p;
 }
 

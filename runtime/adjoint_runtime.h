@@ -23,7 +23,8 @@ typedef void (*adj_task_fn)(void *ctx, int64_t begin, int64_t end);
  * while another thread owns the pool. */
 void adj_parallel_for(adj_task_fn fn, void *ctx, int64_t n, int64_t grain);
 
-/* Threads used by adj_parallel_for and by the BLAS library; n <= 0 means every core. */
+/* Threads used by adj_parallel_for, and by GEMMs through it (the BLAS library itself is kept
+ * single-threaded; see adj_sgemm); n <= 0 means every core. */
 void adj_set_num_threads(int32_t n);
 int32_t adj_get_num_threads(void);
 
@@ -31,13 +32,20 @@ int32_t adj_get_num_threads(void);
 
 /* Row-major C[m,n] = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T by the trans flags
  * (no copies). Leading dimensions are row strides of the stored matrices. beta == 0 ignores
- * C's old contents (NaN included), as BLAS does. */
+ * C's old contents (NaN included), as BLAS does. A product of at least 2^19 multiply-adds is
+ * split into blocks of 16-row (or 16-column) panels of C across adj_parallel_for's threads. */
 void adj_sgemm(int32_t transA, int32_t transB, int64_t m, int64_t n, int64_t k, float alpha,
                const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                int64_t ldc);
 void adj_dgemm(int32_t transA, int32_t transB, int64_t m, int64_t n, int64_t k, double alpha,
                const double *a, int64_t lda, const double *b, int64_t ldb, double beta, double *c,
                int64_t ldc);
+
+/* GEMM accounting (the benchmark's efficiency figure): adj_gemm_profile(1) zeroes the counters
+ * and times every adj_sgemm/adj_dgemm from then on (2*m*n*k flops each); 0 stops. Not for use
+ * while another thread runs GEMMs through the bridge. */
+void adj_gemm_profile(int32_t on);
+void adj_gemm_stats(int64_t *calls, double *seconds, double *flops);
 
 /* ---- Conv and pooling (runtime/ConvPool.cpp) ---------------------------------------------- */
 
@@ -54,9 +62,12 @@ void adj_dgemm(int32_t transA, int32_t transB, int64_t m, int64_t n, int64_t k, 
  *   adj_conv_grad_filter X, dY, dW                 planes oc * (c / group) + ic of dW
  *   adj_maxpool_grad    dY, X, dX                  planes of dX
  *   adj_avgpool_grad    dY, dX                     planes of dX
- * The f32 GEMM forms take im2col scratch of (c / group) * kSize * outSize floats as the last
- * pointer: adj_conv_gemm_f32 (X, W, B, Y, col) and adj_conv_grad_data_gemm_f32 (dY, W, dX, col)
- * over images, adj_conv_grad_filter_gemm_f32 (X, dY, dW, col) over groups. */
+ * The f32 GEMM forms take scratch of images * ((c / group) * kSize + m / group) * outSize floats
+ * as the last pointer (im2col columns of `images` images side by side, then a staging matrix):
+ * adj_conv_gemm_f32 (X, W, B, Y, col) and adj_conv_grad_data_gemm_f32 (dY, W, dX, col) over
+ * images, adj_conv_grad_filter_gemm_f32 (X, dY, dW, col) over groups. Their descriptor goes on
+ * after the tables: `images` (per GEMM), then per kernel offset its taps as runs: a count, then
+ * per run its first output, first input offset (-1: padding), length and input step. */
 #define ADJ_CONVPOOL_DECL(name)                                                                    \
   void name(const int64_t *desc, void *a, void *b, void *c, void *d, void *e, int64_t begin,        \
             int64_t end);

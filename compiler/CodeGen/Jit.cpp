@@ -97,6 +97,49 @@ struct ArgInfo {
   bool isParam = false;
 };
 
+// ADJOINT_PERF_MAP=1: every function the JIT links goes into /tmp/perf-<pid>.map (address, size,
+// name), the file `perf report` reads to name JIT code, so a profile shows op functions instead
+// of bare addresses (docs/bench.md).
+bool isNamedCode(const llvm::jitlink::Symbol *sym) {
+  return sym->hasName() && sym->isDefined() && sym->getSize() > 0 &&
+         ((unsigned)sym->getBlock().getSection().getMemProt() & (unsigned)llvm::orc::MemProt::Exec);
+}
+
+// Calls to internal functions are relocated against their section, so their own symbols would
+// be pruned as unreferenced before the addresses are known.
+llvm::Error keepCodeSymbols(llvm::jitlink::LinkGraph &g) {
+  for (llvm::jitlink::Symbol *sym : g.defined_symbols())
+    if (isNamedCode(sym))
+      sym->setLive(true);
+  return llvm::Error::success();
+}
+
+llvm::Error writePerfMap(llvm::jitlink::LinkGraph &g) {
+  std::ofstream out("/tmp/perf-" + std::to_string((long long)getpid()) + ".map", std::ios::app);
+  for (llvm::jitlink::Symbol *sym : g.defined_symbols())
+    if (isNamedCode(sym))
+      out << std::hex << sym->getAddress().getValue() << " " << sym->getSize() << " "
+          << sym->getName().str() << "\n";
+  return llvm::Error::success();
+}
+
+class PerfMapPlugin : public llvm::orc::ObjectLinkingLayer::Plugin {
+public:
+  void modifyPassConfig(llvm::orc::MaterializationResponsibility &, llvm::jitlink::LinkGraph &,
+                        llvm::jitlink::PassConfiguration &config) override {
+    config.PrePrunePasses.emplace_back(&keepCodeSymbols);
+    config.PostFixupPasses.emplace_back(&writePerfMap);
+  }
+  llvm::Error notifyFailed(llvm::orc::MaterializationResponsibility &) override {
+    return llvm::Error::success();
+  }
+  llvm::Error notifyRemovingResources(llvm::orc::JITDylib &, llvm::orc::ResourceKey) override {
+    return llvm::Error::success();
+  }
+  void notifyTransferringResources(llvm::orc::JITDylib &, llvm::orc::ResourceKey,
+                                   llvm::orc::ResourceKey) override {}
+};
+
 struct FreeDeleter {
   void operator()(void *p) const { std::free(p); }
 };
@@ -235,7 +278,10 @@ std::unique_ptr<CompiledFunction> compileFunction(const Function &fn, const JitO
       llvm::orc::LLJITBuilder()
           .setJITTargetMachineBuilder(std::move(jtmb))
           .setObjectLinkingLayerCreator([](llvm::orc::ExecutionSession &es, const llvm::Triple &) {
-            return std::make_unique<llvm::orc::ObjectLinkingLayer>(es);
+            auto layer = std::make_unique<llvm::orc::ObjectLinkingLayer>(es);
+            if (const char *map = std::getenv("ADJOINT_PERF_MAP"); map && *map && *map != '0')
+              layer->addPlugin(std::make_unique<PerfMapPlugin>());
+            return layer;
           })
           .create(),
       "creating the JIT");

@@ -6,12 +6,16 @@
 // that descriptor, so f64 and the pooling ops match the interpreter bit for bit.
 //
 // f32 Conv, ConvGradData and ConvGradFilter take the GEMM form instead: im2col (col2im for
-// ConvGradData) of one image and group through the op's scratch and adj_sgemm (BLAS, f32
-// accumulation, threaded by BLAS itself), as MatMul does. Instances with an empty dimension or a size past BLAS's 32-bit range use the direct
-// loops.
+// ConvGradData) of a few images of one group side by side through the op's scratch and one
+// adj_sgemm for them (BLAS, f32 accumulation, threaded by BLAS itself), as MatMul does. Late
+// ResNet layers have 4x4 or 8x8 outputs: one image per GEMM gave BLAS 16 or 64 columns and ran
+// at a quarter of its speed, so images are batched until a GEMM has about kGemmColumns columns
+// (the im2col buffer capped at kGemmScratchBytes). Instances with an empty dimension or a size
+// past BLAS's 32-bit range use the direct loops.
 #include "CodeGen/Loops.h"
 #include "Ops/ConvPoolWindow.h"
 
+#include <algorithm>
 #include <climits>
 
 namespace adjoint {
@@ -20,11 +24,15 @@ namespace {
 
 using namespace convpool;
 
+constexpr int64_t kGemmColumns = 2048;
+constexpr int64_t kGemmScratchBytes = 8 << 20;
+
 // The descriptor layout of runtime/adjoint_runtime.h.
 struct Geometry {
   int64_t n = 0, c = 0, m = 0, group = 1, flag = 0;
   Taps taps;
   std::vector<int64_t> colMap;
+  int64_t gemmImages = 0; // the GEMM forms' images per GEMM; 0: no GEMM extension
 
   llvm::Value *descriptor(CodegenContext &cg) const {
     std::vector<int64_t> d = {n,          c,         m,           group, taps.inSize, taps.outSize,
@@ -35,9 +43,40 @@ struct Geometry {
     else
       d.insert(d.end(), taps.padded.begin(), taps.padded.end());
     d.insert(d.end(), colMap.begin(), colMap.end());
+    if (gemmImages > 0) {
+      d.push_back(gemmImages);
+      appendTapRuns(d);
+    }
     Tensor t(DType::I64, {(int64_t)d.size()});
     std::copy(d.begin(), d.end(), t.data<int64_t>());
     return cg.constantData(t, cg.uniqueName("convpool.desc"));
+  }
+
+  // The GEMM forms copy one kernel offset j at a time, over all outputs: the taps of j as runs
+  // (count, then per run: first output, first input offset or -1 for padding, length, input
+  // step), so that im2col is a memcpy per output row instead of a lookup per element.
+  void appendTapRuns(std::vector<int64_t> &d) const {
+    auto tap = [&](int64_t o, int64_t j) { return taps.index[(size_t)(o * taps.kSize + j)]; };
+    for (int64_t j = 0; j < taps.kSize; ++j) {
+      size_t countAt = d.size();
+      d.push_back(0);
+      for (int64_t o = 0; o < taps.outSize;) {
+        int64_t first = tap(o, j), len = 1, step = 0;
+        if (o + 1 < taps.outSize) {
+          int64_t next = tap(o + 1, j);
+          if (first < 0 && next < 0)
+            while (o + len < taps.outSize && tap(o + len, j) < 0)
+              ++len;
+          else if (first >= 0 && next >= 0)
+            for (step = next - first;
+                 o + len < taps.outSize && tap(o + len, j) == first + len * step;)
+              ++len;
+        }
+        d.insert(d.end(), {o, first < 0 ? -1 : first, len, step});
+        ++d[countAt];
+        o += len;
+      }
+    }
   }
 };
 
@@ -88,13 +127,28 @@ Geometry convGeometry(const Op &op, const Shape &x, const Shape &wt) {
   return g;
 }
 
-// The f32 GEMM form's im2col buffer for one image and group, or 0 when the direct loops run.
-int64_t convColumns(const Geometry &g) {
+// Images per GEMM of the f32 GEMM form (see the top of the file), or 0 when the direct loops run.
+int64_t gemmImages(const Geometry &g) {
   const int64_t cg = g.c / g.group, mg = g.m / g.group;
-  const int64_t rows = cg * g.taps.kSize;
-  if (!fitsBlas({g.n, mg, rows, g.taps.outSize, rows * g.taps.outSize}))
+  const int64_t rows = cg * g.taps.kSize, out = g.taps.outSize;
+  if (!fitsBlas({g.n, mg, rows, out, rows * out}))
     return 0;
-  return rows * g.taps.outSize;
+  int64_t nb = std::min<int64_t>(g.n, std::max<int64_t>(1, kGemmColumns / out));
+  while (nb > 1 && (rows + mg) * out * nb * (int64_t)sizeof(float) > kGemmScratchBytes)
+    --nb;
+  return fitsBlas({rows * out * nb, mg * out * nb}) ? nb : 1;
+}
+
+// The GEMM form's scratch in floats: the im2col columns of gemmImages images, then a staging
+// matrix [mg, images * out] for the output (or dY) of those images.
+int64_t convColumns(const Geometry &g) {
+  const int64_t nb = gemmImages(g);
+  return nb * (g.c / g.group * g.taps.kSize + g.m / g.group) * g.taps.outSize;
+}
+
+Geometry withGemm(Geometry g) {
+  g.gemmImages = gemmImages(g);
+  return g;
 }
 
 int64_t convScratch(const Op &op) {
@@ -111,7 +165,7 @@ void lowerConv(OpEmitContext &c) {
     return;
   llvm::Value *bias = c.op.numOperands() > 2 ? c.operands[2] : nullptr;
   if (t == DType::F32 && convColumns(g) > 0) {
-    llvm::Value *desc = g.descriptor(c.cg);
+    llvm::Value *desc = withGemm(g).descriptor(c.cg);
     c.b.CreateCall(c.cg.runtime("adj_conv_gemm_f32"),
                    {desc, c.operands[0], c.operands[1], orNull(c, bias), c.results[0], c.scratch,
                     c.cg.i64c(0), c.cg.i64c(g.n)});
@@ -198,7 +252,7 @@ void lowerConvGradData(OpEmitContext &c) {
   if (numElements(c.resultType().shape) == 0)
     return;
   if (t == DType::F32 && convColumns(g) > 0) {
-    llvm::Value *desc = g.descriptor(c.cg);
+    llvm::Value *desc = withGemm(g).descriptor(c.cg);
     llvm::Value *null = llvm::ConstantPointerNull::get(c.cg.ptr());
     c.b.CreateCall(c.cg.runtime("adj_conv_grad_data_gemm_f32"),
                    {desc, c.operands[0], c.operands[1], c.results[0], c.scratch, null,
@@ -232,7 +286,7 @@ void lowerConvGradFilter(OpEmitContext &c) {
   if (numElements(c.resultType().shape) == 0)
     return;
   if (t == DType::F32 && convColumns(g) > 0) {
-    llvm::Value *desc = g.descriptor(c.cg);
+    llvm::Value *desc = withGemm(g).descriptor(c.cg);
     llvm::Value *null = llvm::ConstantPointerNull::get(c.cg.ptr());
     c.b.CreateCall(c.cg.runtime("adj_conv_grad_filter_gemm_f32"),
                    {desc, c.operands[0], c.operands[1], c.results[0], c.scratch, null,

@@ -84,6 +84,12 @@ void lowerMatMul(OpEmitContext &c) {
   MatMulDims d = matMulDims(as, bs);
   if (numElements(c.resultType().shape) == 0)
     return;
+  if (as.size() > 2 && numElements(d.bBatch) == 1 && numElements(d.aBatch) == numElements(d.batch)) {
+    // A stack of matrices times one matrix (a Linear layer on [batch, seq, features]) is one
+    // GEMM with the stack's rows: BLAS then gets [batch*seq, k] instead of batch small calls.
+    d.m *= numElements(d.aBatch);
+    d.batch = d.aBatch = d.bBatch = {};
+  }
   LoopSpace batches;
   batches.dims = d.batch;
   std::vector<int64_t> sa = broadcastStridesTo(d.aBatch, d.batch), sb = broadcastStridesTo(d.bBatch, d.batch);

@@ -254,6 +254,10 @@ void FunctionLowering::emitCall(const std::string &name, const Op &op,
   std::vector<llvm::Type *> types(params.size(), cg_.ptr());
   llvm::Function *f = cg_.createFunction(cg_.uniqueName(name),
                                          llvm::FunctionType::get(b_->getVoidTy(), types, false));
+  // Each op function is called once, so the inliner would paste every one into the entry; a
+  // ResNet-18 step then became one function of ~80k lines whose code generation took seconds
+  // (superlinear register allocation and scheduling). A call per op costs nanoseconds.
+  f->addFnAttr(llvm::Attribute::NoInline);
   for (size_t i = 0; i < params.size(); ++i) {
     bool alone = true;
     for (size_t j = 0; j < params.size(); ++j)

@@ -25,7 +25,10 @@ void optimizeModule(llvm::Module &m, const Target &target) {
   // broadcast cases. The loop vectorizer does the work that matters here anyway.
   pto.SLPVectorization = false;
   pto.LoopInterleaving = level >= 2;
-  pto.LoopUnrolling = level >= 1;
+  // Unrolling after vectorization copied every vectorized loop with a constant trip count
+  // out in full: 150k lines of IR for a ResNet-18 step and most of its compile time, while
+  // interleaving already runs four vectors per iteration.
+  pto.LoopUnrolling = false;
   llvm::PassBuilder pb(&target.machine(), pto);
   llvm::TargetLibraryInfoImpl tlii(llvm::Triple(m.getTargetTriple()));
   fam.registerPass([&] { return llvm::TargetLibraryAnalysis(tlii); });
