@@ -398,6 +398,9 @@ LoweredFunction FunctionLowering::run() {
 
 LoweredFunction lowerFunction(const Function &fn, llvm::Module &m, const Target &target,
                               const LoweringOptions &opts) {
+  // GPU targets have their own lowering (NvptxLowering.h): this one calls the CPU runtime.
+  check(target.kind() == Target::Kind::Cpu, "target ", target.describe(),
+        ": the CPU code generator cannot compile for a GPU; use --emit=ptx or the cuda backend");
   target.configureModule(m);
   return FunctionLowering(fn, m, target, opts).run();
 }

@@ -134,11 +134,44 @@ std::unique_ptr<CpuTarget> CpuTarget::create(const TargetOptions &in) {
   return std::unique_ptr<CpuTarget>(new CpuTarget(std::move(o), std::move(tm), vectorBits));
 }
 
+std::unique_ptr<NvptxTarget> NvptxTarget::create(const TargetOptions &in) {
+  initializeNativeTarget();
+  TargetOptions o = in;
+  o.triple = llvm::Triple::normalize(o.triple.empty() ? "nvptx64-nvidia-cuda" : o.triple);
+  check(llvm::Triple(o.triple).isNVPTX(), "target '", o.triple, "' is not an NVPTX triple");
+  check(llvm::Triple(o.triple).isArch64Bit(), "target '", o.triple,
+        "': only 64-bit NVPTX (nvptx64) is supported: device pointers are 64-bit");
+  if (o.cpu.empty())
+    o.cpu = kDefaultArch;
+  std::string err;
+  const llvm::Target *t = llvm::TargetRegistry::lookupTarget(o.triple, err);
+  check(t != nullptr, "unknown target triple '", o.triple, "': ", err,
+        " (this LLVM was built without the NVPTX backend)");
+  check(o.optLevel >= 0 && o.optLevel <= 3, "optimization level ", o.optLevel, " is not 0..3");
+  std::unique_ptr<llvm::MCSubtargetInfo> sti(t->createMCSubtargetInfo(o.triple, "", ""));
+  check(sti && sti->isCPUStringValid(o.cpu), "--gpu-arch: '", o.cpu,
+        "' is not an NVPTX architecture (sm_70, sm_80, sm_90, ...)");
+  checkFeatures(*sti, o.features);
+  llvm::TargetOptions to;
+  auto level = o.optLevel == 0 ? llvm::CodeGenOptLevel::None : llvm::CodeGenOptLevel::Aggressive;
+  std::unique_ptr<llvm::TargetMachine> tm(t->createTargetMachine(
+      o.triple, o.cpu, o.features, to, std::nullopt, std::nullopt, level));
+  check(tm != nullptr, "cannot create a target machine for ", o.triple, " ", o.cpu);
+  return std::unique_ptr<NvptxTarget>(new NvptxTarget(std::move(o), std::move(tm), 0));
+}
+
+void NvptxTarget::configureFunction(llvm::Function &f) const {
+  f.addFnAttr("target-cpu", opts_.cpu);
+  if (!opts_.features.empty())
+    f.addFnAttr("target-features", opts_.features);
+}
+
 std::unique_ptr<Target> createTarget(const TargetOptions &opts) {
   if (!opts.triple.empty()) {
     llvm::Triple tr(llvm::Triple::normalize(opts.triple));
-    check(!tr.isNVPTX() && !tr.isAMDGPU(), "target '", opts.triple,
-          "': GPU code generation is not implemented yet");
+    if (tr.isNVPTX())
+      return NvptxTarget::create(opts);
+    check(!tr.isAMDGPU(), "target '", opts.triple, "': AMD GPU code generation is not implemented");
   }
   return CpuTarget::create(opts);
 }

@@ -27,7 +27,7 @@ struct TargetOptions {
 
 class Target {
 public:
-  enum class Kind { Cpu };
+  enum class Kind { Cpu, Nvptx };
   virtual ~Target();
   virtual Kind kind() const = 0;
   // The options with triple, CPU and features resolved.
@@ -54,6 +54,21 @@ public:
   // Throws Error for an unknown triple, CPU or feature.
   static std::unique_ptr<CpuTarget> create(const TargetOptions &opts);
   Kind kind() const override { return Kind::Cpu; }
+
+private:
+  using Target::Target;
+};
+
+// NVIDIA GPUs through LLVM's NVPTX backend (NvptxTarget.cpp): triple nvptx64-nvidia-cuda, the
+// CPU is the GPU architecture (--gpu-arch, "sm_90" by default). Generated code is PTX text that
+// the CUDA driver compiles at load time (runtime/cuda).
+class NvptxTarget : public Target {
+public:
+  static constexpr const char *kDefaultArch = "sm_90";
+  // Throws Error for an unknown architecture or feature.
+  static std::unique_ptr<NvptxTarget> create(const TargetOptions &opts);
+  Kind kind() const override { return Kind::Nvptx; }
+  void configureFunction(llvm::Function &f) const override;
 
 private:
   using Target::Target;

@@ -1,6 +1,7 @@
 // adjoint-opt: runs a pipeline of passes over a model (.onnx or .adj) and prints the result, as
 // mlir-opt does. See --help.
 #include "CodeGen/Emit.h"
+#include "CodeGen/NvptxLowering.h"
 #include "Frontend/OnnxExporter.h"
 #include "Frontend/TensorIO.h"
 #include "IR/Parser.h"
@@ -41,6 +42,7 @@ static void printHelp() {
                "                         (arena offsets, lifetimes, in-place reuse)\n"
                "  --split-input-file     treat '// -----' lines as separate inputs\n"
                "  --dim NAME=N           bind a symbolic ONNX dimension\n"
+            << kMaxTensorBytesHelp <<
                "  --elide-above=N        print data of tensors with at most N elements\n"
                "                         (default 16 to stdout; -1 prints everything)\n"
                "  -o PATH                write the result to PATH instead of stdout\n"
@@ -48,6 +50,8 @@ static void printHelp() {
                "  --emit=llvm|asm        instead of the IR, print each top-level function compiled\n"
                "                         for the CPU: optimized LLVM IR, or assembly\n"
                "  --emit=llvm-lowered    the LLVM IR before optimization\n"
+               "  --emit=ptx             the NVIDIA GPU plan (steps as comments) and its PTX\n"
+               "  --gpu-arch=sm_NN       the GPU architecture for --emit=ptx (default sm_90)\n"
                "  --mcpu=CPU             the CPU to compile for (default: this machine's)\n"
                "  --mattr=+F,-G          CPU features to add or remove (LLVM names)\n"
                "  --no-memory-plan       one workspace region per intermediate (no arena reuse)\n";
@@ -64,6 +68,7 @@ struct Options {
   std::string emit; // "", "llvm" or "asm"
   TargetOptions target;
   LoweringOptions lowering;
+  std::string gpuArch = NvptxTarget::kDefaultArch;
 };
 } // namespace
 
@@ -86,8 +91,10 @@ static Options parseArgs(int argc, char **argv) {
       o.memoryPlan = true;
     } else if (is("--emit")) {
       o.emit = value("--emit");
-      check(o.emit == "llvm" || o.emit == "asm" || o.emit == "llvm-lowered",
-            "--emit expects llvm, llvm-lowered or asm, got '", o.emit, "'");
+      check(o.emit == "llvm" || o.emit == "asm" || o.emit == "llvm-lowered" || o.emit == "ptx",
+            "--emit expects llvm, llvm-lowered, asm or ptx, got '", o.emit, "'");
+    } else if (is("--gpu-arch")) {
+      o.gpuArch = value("--gpu-arch");
     } else if (is("--mcpu")) {
       o.target.cpu = value("--mcpu");
     } else if (is("--mattr")) {
@@ -101,6 +108,8 @@ static Options parseArgs(int argc, char **argv) {
       for (std::string p; std::getline(ss, p, ',');)
         o.ctx.debugOnly.insert(p);
       o.ctx.debugStream = &std::cerr;
+    } else if (is("--max-tensor-bytes")) {
+      parseMaxTensorBytes(value("--max-tensor-bytes"));
     } else if (is("--dim")) {
       parseDimBinding(value("--dim"), o.import);
     } else if (is("--elide-above")) {
@@ -177,6 +186,13 @@ static int processModule(Module &m, Options &o) {
   runPipeline(m, o.passes, o.ctx, o.pipeline);
   if (!o.emit.empty()) {
     check(o.output.empty(), "-o and --emit cannot be combined: --emit prints to stdout");
+    if (o.emit == "ptx") {
+      GpuOptions g;
+      g.arch = o.gpuArch;
+      g.lowering = o.lowering;
+      emitPtxModule(std::cout, m, g);
+      return 0;
+    }
     EmitKind kind = o.emit == "asm"            ? EmitKind::Assembly
                     : o.emit == "llvm-lowered" ? EmitKind::LoweredIR
                                                : EmitKind::LlvmIR;

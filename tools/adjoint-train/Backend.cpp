@@ -1,4 +1,5 @@
 #include "Backend.h"
+#include "CodeGen/GpuFunction.h"
 #include "CodeGen/Jit.h"
 #include "Interpreter/Interpreter.h"
 #include "Support/Error.h"
@@ -9,7 +10,8 @@
 
 namespace adjoint::train {
 
-std::vector<std::string> availableBackends() { return {"jit", "interp"}; }
+// cuda: the NVIDIA GPU (docs/gpu.md); cuda-emulator: the same plan and kernels on this CPU.
+std::vector<std::string> availableBackends() { return {"jit", "interp", "cuda", "cuda-emulator"}; }
 
 std::string defaultBackend() { return availableBackends().front(); }
 
@@ -52,6 +54,19 @@ CompiledStep jitted(Function &fn, const BackendOptions &opts) {
   return s;
 }
 
+// The GPU: fused like the JIT, then the step's state stays on the device between calls
+// (GpuFunction::runResident).
+CompiledStep onGpu(Function &fn, GpuBackend backend) {
+  PassContext ctx;
+  runPipeline(*fn.module(), {findPass("fuse")}, ctx, {});
+  std::shared_ptr<GpuFunction> g = GpuFunction::compile(fn, backend);
+  CompiledStep s;
+  s.run = [g](const std::map<std::string, Tensor> &inputs) { return g->runResident(inputs); };
+  s.backend = backend == GpuBackend::Cuda ? "cuda" : "cuda-emulator";
+  s.note = "device: " + g->device().describe();
+  return s;
+}
+
 } // namespace
 
 CompiledStep compileStep(const std::string &backend, Function &fn, const BackendOptions &opts) {
@@ -60,6 +75,8 @@ CompiledStep compileStep(const std::string &backend, Function &fn, const Backend
   CompiledStep s;
   if (backend == "interp") {
     s = interpreted(fn);
+  } else if (backend == "cuda" || backend == "cuda-emulator") {
+    s = onGpu(fn, backend == "cuda" ? GpuBackend::Cuda : GpuBackend::Emulator);
   } else {
     try {
       s = jitted(fn, opts);

@@ -1,0 +1,1267 @@
+// The ops the GPU lowers with dedicated kernels or library calls (the rest are elementwise nests,
+// NvptxLowering.cpp). Semantics are the interpreter's (compiler/Ops), as on the CPU:
+//  - Gemm, MatMul: cuBLAS (row-major steps, GpuPlan.h), f32 and f64; Gemm's C is broadcast
+//    into the result by a kernel first and added with beta;
+//  - Conv, ConvGradData, ConvGradFilter: the interpreter's tap table (Ops/ConvPoolWindow.h)
+//    drives im2col / col2im kernels around cuBLAS GEMMs (one per group); col2im gathers through
+//    the table's inverse, computed here, so no atomics and a fixed summation order;
+//  - AveragePool(+Grad), GlobalAveragePool: gather kernels over the same tables;
+//  - ReduceSum/Mean/Max, Softmax, LogSoftmax, the loss and its gradient: one block per output
+//    element or row, threads striding over the reduced elements, a shared-memory tree combining
+//    their double accumulators (as the interpreter accumulates in double);
+//  - Transpose: one thread per element.
+#include "CodeGen/Elementwise.h"
+#include "CodeGen/LossEmitter.h"
+#include "CodeGen/NvptxKernels.h"
+#include "Ops/ConvPoolWindow.h"
+#include "Ops/SliceWindow.h"
+
+#include <llvm/IR/Intrinsics.h>
+
+namespace adjoint::nvptx {
+
+namespace {
+
+using gpu::BufferRef;
+using lossgen::LossEmitter;
+using lossgen::Reduction;
+using lossgen::Row;
+
+BufferRef at(BufferRef r, int64_t bytes) { return {r.slot, r.offset + bytes}; }
+int64_t esize(DType t) { return (int64_t)dtypeSize(t); }
+
+std::string floatOnly(const Op &op) {
+  DType t = op.result(0)->dtype();
+  return t == DType::F32 || t == DType::F64 ? "" : std::string("only f32 and f64 run on the GPU");
+}
+
+llvm::Value *toDouble(Builder &b, llvm::Value *v) {
+  return v->getType()->isDoubleTy() ? v : b.CreateFPExt(v, b.getDoubleTy());
+}
+llvm::Value *fromDouble(Builder &b, llvm::Value *v, DType t) {
+  return t == DType::F32 ? b.CreateFPTrunc(v, b.getFloatTy()) : v;
+}
+llvm::Value *dconst(Builder &b, double v) { return llvm::ConstantFP::get(b.getDoubleTy(), v); }
+llvm::Value *fadd(Builder &b, llvm::Value *x, llvm::Value *y) { return b.CreateFAdd(x, y); }
+// NaN-propagating max, first operand kept on ties (the interpreter's std::max over NaN checks).
+llvm::Value *fmaxNaN(Builder &b, llvm::Value *x, llvm::Value *y) {
+  llvm::Value *pick = b.CreateSelect(b.CreateFCmpOLT(x, y), y, x);
+  return b.CreateSelect(b.CreateFCmpUNO(x, x), x, b.CreateSelect(b.CreateFCmpUNO(y, y), y, pick));
+}
+
+// ---- GEMM ----
+
+void emitBroadcast(GpuOpContext &c, BufferRef src, const Shape &from, BufferRef dst, const Shape &to, DType t) {
+  int64_t total = numElements(to);
+  if (total == 0)
+    return;
+  std::vector<int64_t> st = broadcastStridesTo(from, to);
+  KernelFn k = c.g.kernel(c.stem + "_bcast", c.what(), {dst, src}, GpuCodegen::gridFor(total));
+  CodegenContext &cg = c.g.cg;
+  c.g.gridStride(*k.b, total, [&](Builder &b, llvm::Value *i) {
+    llvm::Value *rest = i, *off = cg.i64c(0);
+    for (size_t d = to.size(); d-- > 0;) {
+      llvm::Value *idx = b.CreateURem(rest, cg.i64c(to[d]));
+      rest = b.CreateUDiv(rest, cg.i64c(to[d]));
+      if (st[d])
+        off = b.CreateAdd(off, b.CreateMul(idx, cg.i64c(st[d])));
+    }
+    cg.store(b, t, cg.load(b, t, k.args[1], off), k.args[0], i);
+  });
+  k.b->CreateRetVoid();
+}
+
+void lowerGemm(GpuOpContext &c) {
+  AttrReader a = attrsOf(c.op);
+  const Shape &A = c.op.operand(0)->shape(), &B = c.op.operand(1)->shape();
+  const Shape &Y = c.op.result(0)->shape();
+  DType t = c.op.result(0)->dtype();
+  gpu::Gemm g;
+  g.f64 = t == DType::F64;
+  g.transA = a.i("transA") != 0;
+  g.transB = a.i("transB") != 0;
+  g.m = Y[0];
+  g.n = Y[1];
+  g.k = g.transA ? A[0] : A[1];
+  g.lda = A[1];
+  g.ldb = B[1];
+  g.ldc = g.n;
+  g.alpha = a.f("alpha");
+  g.a = c.operands[0];
+  g.b = c.operands[1];
+  g.c = c.results[0];
+  const Value *C = c.op.numOperands() > 2 ? c.op.operand(2) : nullptr;
+  if (C && a.f("beta") != 0) {
+    emitBroadcast(c, c.operands[2], C->shape(), c.results[0], Y, t);
+    g.beta = a.f("beta");
+  }
+  if (g.m * g.n == 0)
+    return;
+  c.g.gemm(c.what(), g);
+}
+
+std::string matmulUnsupported(const Op &op) {
+  std::string f = floatOnly(op);
+  if (!f.empty())
+    return f;
+  Shape A = op.operand(0)->shape(), B = op.operand(1)->shape();
+  if (A.size() == 1)
+    A.insert(A.begin(), 1);
+  if (B.size() == 1)
+    B.push_back(1);
+  const int64_t m = A[A.size() - 2], k = A.back(), n = B.back();
+  const int64_t batch = m * n != 0 ? numElements(op.result(0)->shape()) / (m * n) : 0;
+  // Each operand is one matrix for all, or one per batch member (no partial broadcast).
+  auto ok = [&](const Shape &s, int64_t size) { return numElements(s) == size || numElements(s) == size * batch; };
+  return ok(A, m * k) && ok(B, k * n) ? "" : "batch dimensions broadcast partially (not on the GPU yet)";
+}
+
+void lowerMatMul(GpuOpContext &c) {
+  Shape A = c.op.operand(0)->shape(), B = c.op.operand(1)->shape();
+  const Shape &Y = c.op.result(0)->shape();
+  if (A.size() == 1)
+    A.insert(A.begin(), 1);
+  if (B.size() == 1)
+    B.push_back(1);
+  gpu::Gemm g;
+  g.f64 = c.op.result(0)->dtype() == DType::F64;
+  g.m = A[A.size() - 2];
+  g.k = A.back();
+  g.n = B.back();
+  g.lda = g.k;
+  g.ldb = g.n;
+  g.ldc = g.n;
+  g.a = c.operands[0];
+  g.b = c.operands[1];
+  g.c = c.results[0];
+  g.batch = numElements(Y) / std::max<int64_t>(1, g.m * g.n);
+  g.strideA = numElements(A) == g.m * g.k ? 0 : g.m * g.k;
+  g.strideB = numElements(B) == g.k * g.n ? 0 : g.k * g.n;
+  g.strideC = g.m * g.n;
+  if (numElements(Y) == 0)
+    return;
+  if (g.k == 0) { // an empty sum: zeros
+    emitBroadcast(c, c.g.constant(std::vector<double>{0.0}.data(), 8), {1}, c.results[0], Y, DType::F64);
+    return;
+  }
+  c.g.gemm(c.what(), g);
+}
+
+// ---- Reductions ----
+
+enum class Fold { Sum, Mean, Max };
+
+struct ReduceView {
+  std::vector<int64_t> keptDims, keptStrides, redDims, redStrides;
+  int64_t outputs = 1, count = 1;
+};
+
+ReduceView reduceView(const Shape &in, const std::vector<bool> &reduced) {
+  ReduceView v;
+  std::vector<int64_t> st = stridesOf(in);
+  for (size_t d = 0; d < in.size(); ++d) {
+    if (reduced[d]) {
+      v.redDims.push_back(in[d]);
+      v.redStrides.push_back(st[d]);
+      v.count *= in[d];
+    } else {
+      v.keptDims.push_back(in[d]);
+      v.keptStrides.push_back(st[d]);
+      v.outputs *= in[d];
+    }
+  }
+  return v;
+}
+
+llvm::Value *offsetOf(Builder &b, CodegenContext &cg, llvm::Value *linear, const std::vector<int64_t> &dims,
+                      const std::vector<int64_t> &strides) {
+  llvm::Value *off = cg.i64c(0), *rest = linear;
+  for (size_t d = dims.size(); d-- > 0;) {
+    llvm::Value *idx = b.CreateURem(rest, cg.i64c(dims[d]));
+    rest = b.CreateUDiv(rest, cg.i64c(dims[d]));
+    off = b.CreateAdd(off, b.CreateMul(idx, cg.i64c(strides[d])));
+  }
+  return off;
+}
+
+// out[o] = fold over the reduced elements of input o, one block per output element.
+void emitReduce(GpuOpContext &c, BufferRef in, BufferRef out, DType t, const ReduceView &v, Fold fold) {
+  if (v.outputs == 0)
+    return;
+  KernelFn k = c.g.kernel(c.stem, c.what(), {out, in}, std::min<int64_t>(v.outputs, kMaxGrid));
+  CodegenContext &cg = c.g.cg;
+  Builder &b = *k.b;
+  llvm::Value *acc = b.CreateAlloca(b.getDoubleTy());
+  double init = fold == Fold::Max ? -INFINITY : 0.0;
+  auto combine = [&](Builder &b, llvm::Value *x, llvm::Value *y) {
+    return fold == Fold::Max ? fmaxNaN(b, x, y) : fadd(b, x, y);
+  };
+  c.g.blockStride(b, v.outputs, [&](Builder &b, llvm::Value *o) {
+    llvm::Value *base = offsetOf(b, cg, o, v.keptDims, v.keptStrides);
+    b.CreateStore(dconst(b, init), acc);
+    c.g.threadStride(b, v.count, [&](Builder &b, llvm::Value *r) {
+      llvm::Value *x = toDouble(b, cg.load(b, t, k.args[1], b.CreateAdd(base, offsetOf(b, cg, r, v.redDims, v.redStrides))));
+      b.CreateStore(combine(b, b.CreateLoad(b.getDoubleTy(), acc), x), acc);
+    });
+    llvm::Value *total = c.g.blockReduce(b, b.CreateLoad(b.getDoubleTy(), acc), combine);
+    if (fold == Fold::Mean)
+      total = b.CreateFDiv(total, dconst(b, (double)v.count));
+    c.g.firstThread(b, [&](Builder &b) { cg.store(b, t, fromDouble(b, total, t), k.args[0], o); });
+  });
+  b.CreateRetVoid();
+}
+
+std::vector<int64_t> reduceAxes(const Op &op) {
+  if (op.opType() == "ReduceSum") {
+    if (op.numOperands() < 2 || !op.operand(1))
+      return {};
+    std::optional<Tensor> t = constantValue(op.operand(1));
+    if (!t)
+      fail(op.describe(), ": axes must be a compile-time constant");
+    return t->toInts();
+  }
+  return attrsOf(op).has("axes") ? attrsOf(op).ints("axes") : std::vector<int64_t>{};
+}
+
+void lowerReduce(GpuOpContext &c, Fold fold) {
+  const Shape &in = c.op.operand(0)->shape();
+  DType t = c.op.result(0)->dtype();
+  std::vector<int64_t> axes = reduceAxes(c.op);
+  if (axes.empty() && c.op.opType() == "ReduceSum" && attrsOf(c.op).i("noop_with_empty_axes") != 0) {
+    c.g.copy(c.what(), c.results[0], c.operands[0], numElements(in) * esize(t));
+    return;
+  }
+  std::vector<bool> red(in.size(), axes.empty());
+  for (int64_t a : axes)
+    red[(size_t)normalizeAxis(a, (int64_t)in.size(), "axes")] = true;
+  emitReduce(c, c.operands[0], c.results[0], t, reduceView(in, red), fold);
+}
+
+// ---- Softmax, LogSoftmax ----
+
+void lowerSoftmax(GpuOpContext &c, bool log) {
+  const Shape &in = c.op.operand(0)->shape();
+  DType t = c.op.result(0)->dtype();
+  int64_t axis = normalizeAxis(attrsOf(c.op).i("axis"), (int64_t)in.size(), "axis");
+  int64_t outer = 1, C = in.empty() ? 1 : in[(size_t)axis], inner = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= in[(size_t)d];
+  for (size_t d = (size_t)axis + 1; d < in.size(); ++d)
+    inner *= in[d];
+  int64_t rows = outer * inner;
+  if (rows * C == 0)
+    return;
+  KernelFn k = c.g.kernel(c.stem, c.what(), {c.results[0], c.operands[0]}, std::min<int64_t>(rows, kMaxGrid));
+  CodegenContext &cg = c.g.cg;
+  Builder &b = *k.b;
+  llvm::Value *acc = b.CreateAlloca(b.getDoubleTy());
+  c.g.blockStride(b, rows, [&](Builder &b, llvm::Value *row) {
+    llvm::Value *base = b.CreateAdd(b.CreateMul(b.CreateUDiv(row, cg.i64c(inner)), cg.i64c(C * inner)),
+                                    b.CreateURem(row, cg.i64c(inner)));
+    auto index = [&](Builder &b, llvm::Value *j) { return b.CreateAdd(base, b.CreateMul(j, cg.i64c(inner))); };
+    auto x = [&](Builder &b, llvm::Value *j) { return toDouble(b, cg.load(b, t, k.args[1], index(b, j))); };
+    b.CreateStore(dconst(b, -INFINITY), acc);
+    c.g.threadStride(b, C, [&](Builder &b, llvm::Value *j) {
+      b.CreateStore(fmaxNaN(b, b.CreateLoad(b.getDoubleTy(), acc), x(b, j)), acc);
+    });
+    llvm::Value *mx = c.g.blockReduce(b, b.CreateLoad(b.getDoubleTy(), acc), fmaxNaN);
+    b.CreateStore(dconst(b, 0), acc);
+    c.g.threadStride(b, C, [&](Builder &b, llvm::Value *j) {
+      llvm::Value *e = b.CreateUnaryIntrinsic(llvm::Intrinsic::exp, b.CreateFSub(x(b, j), mx));
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(b.getDoubleTy(), acc), e), acc);
+    });
+    llvm::Value *sum = c.g.blockReduce(b, b.CreateLoad(b.getDoubleTy(), acc), fadd);
+    c.g.threadStride(b, C, [&](Builder &b, llvm::Value *j) {
+      llvm::Value *d = b.CreateFSub(x(b, j), mx);
+      llvm::Value *r = log ? b.CreateFSub(d, b.CreateUnaryIntrinsic(llvm::Intrinsic::log, sum))
+                           : b.CreateFDiv(b.CreateUnaryIntrinsic(llvm::Intrinsic::exp, d), sum);
+      cg.store(b, t, fromDouble(b, r, t), k.args[0], index(b, j));
+    });
+  });
+  b.CreateRetVoid();
+}
+
+// ---- SoftmaxCrossEntropyLoss and its gradient (LowerLoss.cpp's per-row code, LossEmitter) ----
+
+// An OpEmitContext over a kernel's arguments, for the CPU's per-row emitters.
+struct RowContext {
+  RowContext(GpuOpContext &c, KernelFn &k, size_t numOperands)
+      : ctx(c.g.cg, c.op, k.fn, *k.b) {
+    for (size_t i = 0; i < c.op.numOperands(); ++i)
+      ctx.operands.push_back(i < numOperands && c.operands[i].slot != -1 ? k.args[i] : nullptr);
+  }
+  OpEmitContext ctx;
+};
+
+void lowerLoss(GpuOpContext &c) {
+  const Shape &in = c.op.operand(0)->shape();
+  lossgen::LossShape s = lossgen::lossShape(in);
+  const int64_t E = s.N * s.D;
+  DType t = c.op.result(0)->dtype();
+  Reduction red = lossgen::reductionOf(c.op);
+  const bool logProb = c.op.numResults() > 1;
+  BufferRef rows = c.scratch(std::max<int64_t>(16 * E, 16));
+  // Kernel 1: per row, its loss and weight (and log_prob).
+  std::vector<BufferRef> args(c.operands.begin(), c.operands.end());
+  while (args.size() < 3)
+    args.push_back(BufferRef{});
+  args.resize(3);
+  for (auto &a : args)
+    if (a.slot == -1)
+      a = rows; // an absent operand: any valid address, never read
+  args.push_back(rows);
+  args.push_back(c.results[0]);
+  if (logProb)
+    args.push_back(c.results[1]);
+  if (E > 0) {
+    KernelFn k = c.g.kernel(c.stem + "_rows", c.what(), args, GpuCodegen::gridFor(E));
+    RowContext rc(c, k, 3);
+    LossEmitter L(rc.ctx, 0, 1, 2);
+    CodegenContext &cg = c.g.cg;
+    c.g.gridStride(*k.b, E, [&](Builder &b, llvm::Value *e) {
+      Row r = L.row(b, e);
+      llvm::Value *lse = L.logSumExp(b, e);
+      if (logProb)
+        emitLoop(b, cg.i64c(0), cg.i64c(s.C), [&](Builder &b, llvm::Value *cls) {
+          llvm::Value *i = L.index(b, e, cls);
+          llvm::Value *lp = b.CreateFSub(toDouble(b, cg.load(b, t, L.scores, i)), lse);
+          cg.store(b, t, fromDouble(b, lp, t), k.args[5], i);
+        }, "c");
+      llvm::Value *xt = toDouble(b, cg.load(b, t, L.scores, L.index(b, e, r.label)));
+      llvm::Value *loss = b.CreateSelect(r.ignored, dconst(b, 0.0),
+                                         b.CreateFMul(b.CreateFNeg(r.weight), b.CreateFSub(xt, lse)));
+      if (red == Reduction::None) {
+        cg.store(b, t, fromDouble(b, loss, t), k.args[4], e);
+        return;
+      }
+      cg.store(b, DType::F64, loss, k.args[3], e);
+      cg.store(b, DType::F64, r.weight, k.args[3], b.CreateAdd(e, cg.i64c(E)));
+    });
+    k.b->CreateRetVoid();
+  }
+  if (red == Reduction::None)
+    return;
+  // Kernel 2: one block sums the rows (mean divides by the weights' sum; all ignored: NaN).
+  KernelFn k = c.g.kernel(c.stem + "_sum", c.what(), {c.results[0], rows}, 1);
+  CodegenContext &cg = c.g.cg;
+  Builder &b = *k.b;
+  llvm::Value *acc = b.CreateAlloca(b.getDoubleTy()), *wacc = b.CreateAlloca(b.getDoubleTy());
+  b.CreateStore(dconst(b, 0), acc);
+  b.CreateStore(dconst(b, 0), wacc);
+  c.g.threadStride(b, E, [&](Builder &b, llvm::Value *e) {
+    b.CreateStore(b.CreateFAdd(b.CreateLoad(b.getDoubleTy(), acc), cg.load(b, DType::F64, k.args[1], e)), acc);
+    b.CreateStore(b.CreateFAdd(b.CreateLoad(b.getDoubleTy(), wacc),
+                               cg.load(b, DType::F64, k.args[1], b.CreateAdd(e, cg.i64c(E)))), wacc);
+  });
+  llvm::Value *total = c.g.blockReduce(b, b.CreateLoad(b.getDoubleTy(), acc), fadd);
+  llvm::Value *wsum = c.g.blockReduce(b, b.CreateLoad(b.getDoubleTy(), wacc), fadd);
+  if (red == Reduction::Mean)
+    total = b.CreateFDiv(total, wsum);
+  c.g.firstThread(b, [&](Builder &b) { cg.store(b, t, fromDouble(b, total, t), k.args[0], cg.i64c(0)); });
+  b.CreateRetVoid();
+}
+
+// dscores = SoftmaxCrossEntropyGrad(dy, scores, labels, weights?)
+void lowerLossGrad(GpuOpContext &c) {
+  const Shape &in = c.op.operand(1)->shape();
+  lossgen::LossShape s = lossgen::lossShape(in);
+  const int64_t E = s.N * s.D;
+  if (E * s.C == 0)
+    return;
+  DType t = c.op.result(0)->dtype(), dyType = c.op.operand(0)->dtype();
+  Reduction red = lossgen::reductionOf(c.op);
+  BufferRef scale = c.scratch(16);
+  std::vector<BufferRef> args(c.operands.begin(), c.operands.end());
+  args.resize(4);
+  for (auto &a : args)
+    if (a.slot == -1)
+      a = scale;
+  args.push_back(scale);
+  args.push_back(c.results[0]);
+  CodegenContext &cg = c.g.cg;
+  if (red != Reduction::None) {
+    // The loss gradient for sum and mean: dy, over the weights' sum for mean.
+    KernelFn k = c.g.kernel(c.stem + "_scale", c.what(), args, 1);
+    RowContext rc(c, k, 4);
+    LossEmitter L(rc.ctx, 1, 2, 3);
+    Builder &b = *k.b;
+    llvm::Value *acc = b.CreateAlloca(b.getDoubleTy());
+    b.CreateStore(dconst(b, 0), acc);
+    c.g.threadStride(b, E, [&](Builder &b, llvm::Value *e) {
+      Row r = L.row(b, e);
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(b.getDoubleTy(), acc), r.weight), acc);
+    });
+    llvm::Value *wsum = c.g.blockReduce(b, b.CreateLoad(b.getDoubleTy(), acc), fadd);
+    llvm::Value *dy = toDouble(b, cg.load(b, dyType, k.args[0], cg.i64c(0)));
+    if (red == Reduction::Mean)
+      dy = b.CreateFDiv(dy, wsum);
+    c.g.firstThread(b, [&](Builder &b) { cg.store(b, DType::F64, dy, k.args[4], cg.i64c(0)); });
+    b.CreateRetVoid();
+  }
+  KernelFn k = c.g.kernel(c.stem + "_rows", c.what(), args, GpuCodegen::gridFor(E));
+  RowContext rc(c, k, 4);
+  LossEmitter L(rc.ctx, 1, 2, 3);
+  c.g.gridStride(*k.b, E, [&](Builder &b, llvm::Value *e) {
+    Row r = L.row(b, e);
+    llvm::Value *lse = L.logSumExp(b, e);
+    llvm::Value *dy = red != Reduction::None ? cg.load(b, DType::F64, k.args[4], cg.i64c(0))
+                                             : toDouble(b, cg.load(b, dyType, k.args[0], e));
+    llvm::Value *kk = b.CreateFMul(r.weight, dy);
+    emitLoop(b, cg.i64c(0), cg.i64c(s.C), [&](Builder &b, llvm::Value *cls) {
+      llvm::Value *i = L.index(b, e, cls);
+      llvm::Value *p = b.CreateUnaryIntrinsic(llvm::Intrinsic::exp,
+                                              b.CreateFSub(toDouble(b, cg.load(b, t, L.scores, i)), lse));
+      llvm::Value *onehot = b.CreateSelect(b.CreateICmpEQ(cls, r.label), dconst(b, 1.0), dconst(b, 0.0));
+      llvm::Value *gr = b.CreateSelect(r.ignored, dconst(b, 0.0), b.CreateFMul(kk, b.CreateFSub(p, onehot)));
+      cg.store(b, t, fromDouble(b, gr, t), k.args[5], i);
+    }, "c");
+  });
+  k.b->CreateRetVoid();
+}
+
+// ---- Conv and pooling ----
+
+using namespace convpool;
+
+// For each input spatial offset, the (tap, output position) pairs that read it, as CSR:
+// starts[i]..starts[i+1] index entries, each t * outSize + p (or p alone when `positions`).
+void inverseTaps(const Taps &taps, bool positions, std::vector<int64_t> &starts, std::vector<int64_t> &entries) {
+  std::vector<std::vector<int64_t>> lists((size_t)taps.inSize);
+  for (int64_t p = 0; p < taps.outSize; ++p)
+    for (int64_t t = 0; t < taps.kSize; ++t) {
+      int64_t i = taps.index[(size_t)(p * taps.kSize + t)];
+      if (i >= 0)
+        lists[(size_t)i].push_back(positions ? p : t * taps.outSize + p);
+    }
+  starts.assign(1, 0);
+  entries.clear();
+  for (const auto &l : lists) {
+    entries.insert(entries.end(), l.begin(), l.end());
+    starts.push_back((int64_t)entries.size());
+  }
+  if (entries.empty())
+    entries.push_back(0);
+}
+
+// col[n * sN + (c * K + t) * sR + p] = x[n, c, taps[p, t]] (0 in padding), for all n, c, t, p.
+void emitIm2col(GpuOpContext &c, BufferRef x, BufferRef col, DType t, int64_t N, int64_t C, const Taps &taps,
+                int64_t sN, int64_t sR) {
+  const int64_t K = taps.kSize, P = taps.outSize, total = N * C * K * P;
+  if (total == 0)
+    return;
+  BufferRef table = c.g.constantInts(taps.index);
+  KernelFn k = c.g.kernel(c.stem + "_im2col", c.what(), {col, x, table}, GpuCodegen::gridFor(total));
+  CodegenContext &cg = c.g.cg;
+  c.g.gridStride(*k.b, total, [&](Builder &b, llvm::Value *i) {
+    llvm::Value *p = b.CreateURem(i, cg.i64c(P));
+    llvm::Value *tt = b.CreateURem(b.CreateUDiv(i, cg.i64c(P)), cg.i64c(K));
+    llvm::Value *ch = b.CreateURem(b.CreateUDiv(i, cg.i64c(P * K)), cg.i64c(C));
+    llvm::Value *n = b.CreateUDiv(i, cg.i64c(P * K * C));
+    llvm::Value *src = cg.load(b, DType::I64, k.args[2], b.CreateAdd(b.CreateMul(p, cg.i64c(K)), tt));
+    llvm::Value *inside = b.CreateICmpSGE(src, cg.i64c(0));
+    llvm::Value *xi = b.CreateAdd(b.CreateMul(b.CreateAdd(b.CreateMul(n, cg.i64c(C)), ch), cg.i64c(taps.inSize)),
+                                  b.CreateSelect(inside, src, cg.i64c(0)));
+    llvm::Function *f = b.GetInsertBlock()->getParent();
+    auto *load = llvm::BasicBlock::Create(cg.ctx, "tap", f), *join = llvm::BasicBlock::Create(cg.ctx, "tap.end", f);
+    llvm::BasicBlock *from = b.GetInsertBlock();
+    b.CreateCondBr(inside, load, join);
+    b.SetInsertPoint(load);
+    llvm::Value *v = cg.load(b, t, k.args[1], xi);
+    b.CreateBr(join);
+    b.SetInsertPoint(join);
+    llvm::PHINode *phi = b.CreatePHI(v->getType(), 2);
+    phi->addIncoming(llvm::Constant::getNullValue(v->getType()), from);
+    phi->addIncoming(v, load);
+    llvm::Value *dst = b.CreateAdd(b.CreateAdd(b.CreateMul(n, cg.i64c(sN)),
+                                               b.CreateMul(b.CreateAdd(b.CreateMul(ch, cg.i64c(K)), tt), cg.i64c(sR))),
+                                   p);
+    cg.store(b, t, phi, k.args[0], dst);
+  });
+  k.b->CreateRetVoid();
+}
+
+void lowerConv(GpuOpContext &c) {
+  const Shape &x = c.op.operand(0)->shape(), &w = c.op.operand(1)->shape();
+  DType t = c.op.result(0)->dtype();
+  Taps taps = buildTaps(convWindow(attrsOf(c.op), c.op.describe(), x, w));
+  const int64_t N = x[0], C = x[1], M = w[0], G = attrsOf(c.op).i("group");
+  const int64_t cg = C / G, mg = M / G, K = taps.kSize, P = taps.outSize, es = esize(t);
+  if (N * M * P == 0)
+    return;
+  BufferRef col = c.scratch(std::max<int64_t>(N * C * K * P * es, es));
+  emitIm2col(c, c.operands[0], col, t, N, C, taps, C * K * P, P);
+  for (int64_t gg = 0; gg < G; ++gg) {
+    gpu::Gemm g;
+    g.f64 = t == DType::F64;
+    g.m = mg;
+    g.n = P;
+    g.k = cg * K;
+    g.lda = cg * K;
+    g.ldb = P;
+    g.ldc = P;
+    g.a = at(c.operands[1], gg * mg * cg * K * es);
+    g.b = at(col, gg * cg * K * P * es);
+    g.c = at(c.results[0], gg * mg * P * es);
+    g.batch = N;
+    g.strideA = 0;
+    g.strideB = C * K * P;
+    g.strideC = M * P;
+    if (g.k == 0) {
+      c.error("a group with no input channels is not supported on the GPU");
+    }
+    c.g.gemm(c.what(), g);
+  }
+  if (c.op.numOperands() > 2 && c.op.operand(2)) {
+    const int64_t total = N * M * P;
+    KernelFn k = c.g.kernel(c.stem + "_bias", c.what(), {c.results[0], c.operands[2]}, GpuCodegen::gridFor(total));
+    CodegenContext &cgc = c.g.cg;
+    c.g.gridStride(*k.b, total, [&](Builder &b, llvm::Value *i) {
+      llvm::Value *m = b.CreateURem(b.CreateUDiv(i, cgc.i64c(P)), cgc.i64c(M));
+      llvm::Value *y = cgc.load(b, t, k.args[0], i);
+      cgc.store(b, t, b.CreateFAdd(y, cgc.load(b, t, k.args[1], m)), k.args[0], i);
+    });
+    k.b->CreateRetVoid();
+  }
+}
+
+// dX = col2im(W^T dY)
+void lowerConvGradData(GpuOpContext &c) {
+  Shape x = attrsOf(c.op).ints("input_shape");
+  const Shape &w = c.op.operand(1)->shape();
+  DType t = c.op.result(0)->dtype();
+  Taps taps = buildTaps(convWindow(attrsOf(c.op), c.op.describe(), x, w));
+  const int64_t N = x[0], C = x[1], M = w[0], G = attrsOf(c.op).i("group");
+  const int64_t cg = C / G, mg = M / G, K = taps.kSize, P = taps.outSize, es = esize(t);
+  const int64_t total = N * C * taps.inSize;
+  if (total == 0)
+    return;
+  BufferRef col = c.scratch(std::max<int64_t>(N * C * K * P * es, es));
+  if (P * K > 0 && mg > 0)
+    for (int64_t gg = 0; gg < G; ++gg) {
+      gpu::Gemm g;
+      g.f64 = t == DType::F64;
+      g.transA = true;
+      g.m = cg * K;
+      g.n = P;
+      g.k = mg;
+      g.lda = cg * K;
+      g.ldb = P;
+      g.ldc = P;
+      g.a = at(c.operands[1], gg * mg * cg * K * es);
+      g.b = at(c.operands[0], gg * mg * P * es);
+      g.c = at(col, gg * cg * K * P * es);
+      g.batch = N;
+      g.strideB = M * P;
+      g.strideC = C * K * P;
+      c.g.gemm(c.what(), g);
+    }
+  std::vector<int64_t> starts, entries;
+  inverseTaps(taps, false, starts, entries);
+  BufferRef st = c.g.constantInts(starts), en = c.g.constantInts(entries);
+  KernelFn k = c.g.kernel(c.stem + "_col2im", c.what(), {c.results[0], col, st, en}, GpuCodegen::gridFor(total));
+  CodegenContext &cgc = c.g.cg;
+  Builder &b = *k.b;
+  llvm::Value *acc = b.CreateAlloca(b.getDoubleTy());
+  const bool none = mg == 0 || P * K == 0;
+  c.g.gridStride(b, total, [&](Builder &b, llvm::Value *i) {
+    llvm::Value *sp = b.CreateURem(i, cgc.i64c(taps.inSize));
+    llvm::Value *plane = b.CreateUDiv(i, cgc.i64c(taps.inSize)); // n * C + c
+    llvm::Value *lo = cgc.load(b, DType::I64, k.args[2], sp);
+    llvm::Value *hi = cgc.load(b, DType::I64, k.args[2], b.CreateAdd(sp, cgc.i64c(1)));
+    b.CreateStore(dconst(b, 0), acc);
+    if (!none) {
+      llvm::Function *f = b.GetInsertBlock()->getParent();
+      auto *body = llvm::BasicBlock::Create(cgc.ctx, "taps", f), *done = llvm::BasicBlock::Create(cgc.ctx, "taps.end", f);
+      llvm::BasicBlock *pre = b.GetInsertBlock();
+      b.CreateCondBr(b.CreateICmpSLT(lo, hi), body, done);
+      b.SetInsertPoint(body);
+      llvm::PHINode *j = b.CreatePHI(b.getInt64Ty(), 2);
+      j->addIncoming(lo, pre);
+      llvm::Value *e = cgc.load(b, DType::I64, k.args[3], j);
+      llvm::Value *v = cgc.load(b, t, k.args[1], b.CreateAdd(b.CreateMul(plane, cgc.i64c(K * P)), e));
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(b.getDoubleTy(), acc), toDouble(b, v)), acc);
+      llvm::Value *next = b.CreateAdd(j, cgc.i64c(1));
+      j->addIncoming(next, b.GetInsertBlock());
+      b.CreateCondBr(b.CreateICmpSLT(next, hi), body, done);
+      b.SetInsertPoint(done);
+    }
+    cgc.store(b, t, fromDouble(b, b.CreateLoad(b.getDoubleTy(), acc), t), k.args[0], i);
+  });
+  b.CreateRetVoid();
+}
+
+// dW[g] = dY[g] (as [mg, N*P]) * col[g]^T (col as [cg*K, N*P])
+void lowerConvGradFilter(GpuOpContext &c) {
+  const Shape &x = c.op.operand(0)->shape(), &dy = c.op.operand(1)->shape(), &w = c.op.result(0)->shape();
+  DType t = c.op.result(0)->dtype();
+  Taps taps = buildTaps(convWindow(attrsOf(c.op), c.op.describe(), x, w));
+  const int64_t N = x[0], C = x[1], M = dy[1], G = attrsOf(c.op).i("group");
+  const int64_t cg = C / G, mg = M / G, K = taps.kSize, P = taps.outSize, es = esize(t);
+  if (numElements(w) == 0)
+    return;
+  BufferRef col = c.scratch(std::max<int64_t>(N * C * K * P * es, es));
+  BufferRef dyt = c.scratch(std::max<int64_t>(N * M * P * es, es));
+  emitIm2col(c, c.operands[0], col, t, N, C, taps, P, N * P);
+  const int64_t total = N * M * P;
+  if (total > 0) {
+    KernelFn k = c.g.kernel(c.stem + "_dyT", c.what(), {dyt, c.operands[1]}, GpuCodegen::gridFor(total));
+    CodegenContext &cgc = c.g.cg;
+    c.g.gridStride(*k.b, total, [&](Builder &b, llvm::Value *i) {
+      // i indexes dY as [n, m, p]; dyt is [m, n, p].
+      llvm::Value *p = b.CreateURem(i, cgc.i64c(P));
+      llvm::Value *m = b.CreateURem(b.CreateUDiv(i, cgc.i64c(P)), cgc.i64c(M));
+      llvm::Value *n = b.CreateUDiv(i, cgc.i64c(P * M));
+      llvm::Value *dst = b.CreateAdd(b.CreateMul(b.CreateAdd(b.CreateMul(m, cgc.i64c(N)), n), cgc.i64c(P)), p);
+      cgc.store(b, t, cgc.load(b, t, k.args[1], i), k.args[0], dst);
+    });
+    k.b->CreateRetVoid();
+  }
+  for (int64_t gg = 0; gg < G; ++gg) {
+    gpu::Gemm g;
+    g.f64 = t == DType::F64;
+    g.transB = true;
+    g.m = mg;
+    g.n = cg * K;
+    g.k = N * P;
+    g.lda = N * P;
+    g.ldb = N * P;
+    g.ldc = cg * K;
+    g.a = at(dyt, gg * mg * N * P * es);
+    g.b = at(col, gg * cg * K * N * P * es);
+    g.c = at(c.results[0], gg * mg * cg * K * es);
+    if (g.k == 0) {
+      emitBroadcast(c, c.g.constant(std::vector<double>{0.0}.data(), 8), {1}, c.results[0], w, DType::F64);
+      return;
+    }
+    c.g.gemm(c.what(), g);
+  }
+}
+
+void lowerAveragePool(GpuOpContext &c) {
+  const Shape &x = c.op.operand(0)->shape();
+  DType t = c.op.result(0)->dtype();
+  Taps taps = buildTaps(poolWindow(attrsOf(c.op), c.op.describe(), x));
+  const bool includePad = attrsOf(c.op).i("count_include_pad") != 0;
+  const int64_t planes = x[0] * x[1], P = taps.outSize, K = taps.kSize, total = planes * P;
+  if (total == 0)
+    return;
+  std::vector<int64_t> padded = taps.padded;
+  padded.resize((size_t)P, 0);
+  BufferRef table = c.g.constantInts(taps.index), pad = c.g.constantInts(padded);
+  KernelFn k = c.g.kernel(c.stem, c.what(), {c.results[0], c.operands[0], table, pad}, GpuCodegen::gridFor(total));
+  CodegenContext &cg = c.g.cg;
+  c.g.gridStride(*k.b, total, [&](Builder &b, llvm::Value *i) {
+    llvm::Value *p = b.CreateURem(i, cg.i64c(P)), *plane = b.CreateUDiv(i, cg.i64c(P));
+    llvm::Value *sum = dconst(b, 0), *count = cg.i64c(0);
+    // Taps unrolled: pooling windows are small.
+    for (int64_t tt = 0; tt < K; ++tt) {
+      llvm::Value *src = cg.load(b, DType::I64, k.args[2], b.CreateAdd(b.CreateMul(p, cg.i64c(K)), cg.i64c(tt)));
+      llvm::Value *inside = b.CreateICmpSGE(src, cg.i64c(0));
+      llvm::Value *xi = b.CreateAdd(b.CreateMul(plane, cg.i64c(taps.inSize)), b.CreateSelect(inside, src, cg.i64c(0)));
+      llvm::Value *v = toDouble(b, cg.load(b, t, k.args[1], xi));
+      sum = b.CreateSelect(inside, b.CreateFAdd(sum, v), sum);
+      count = b.CreateAdd(count, b.CreateZExt(inside, b.getInt64Ty()));
+    }
+    llvm::Value *div = includePad ? cg.load(b, DType::I64, k.args[3], p) : count;
+    cg.store(b, t, fromDouble(b, b.CreateFDiv(sum, b.CreateSIToFP(div, b.getDoubleTy())), t), k.args[0], i);
+  });
+  k.b->CreateRetVoid();
+}
+
+void lowerAveragePoolGrad(GpuOpContext &c) {
+  Shape x = attrsOf(c.op).ints("input_shape");
+  DType t = c.op.result(0)->dtype();
+  Taps taps = buildTaps(poolWindow(attrsOf(c.op), c.op.describe(), x));
+  const bool includePad = attrsOf(c.op).i("count_include_pad") != 0;
+  const int64_t planes = x[0] * x[1], P = taps.outSize, total = planes * taps.inSize;
+  if (total == 0)
+    return;
+  std::vector<double> divisor((size_t)std::max<int64_t>(P, 1), 1.0);
+  for (int64_t p = 0; p < P; ++p) {
+    int64_t count = 0;
+    for (int64_t tt = 0; tt < taps.kSize; ++tt)
+      count += taps.index[(size_t)(p * taps.kSize + tt)] >= 0;
+    divisor[(size_t)p] = (double)(includePad ? taps.padded[(size_t)p] : count);
+  }
+  std::vector<int64_t> starts, entries;
+  inverseTaps(taps, true, starts, entries);
+  BufferRef st = c.g.constantInts(starts), en = c.g.constantInts(entries);
+  BufferRef dv = c.g.constant(divisor.data(), (int64_t)(divisor.size() * sizeof(double)));
+  KernelFn k = c.g.kernel(c.stem, c.what(), {c.results[0], c.operands[0], st, en, dv}, GpuCodegen::gridFor(total));
+  CodegenContext &cg = c.g.cg;
+  Builder &b = *k.b;
+  llvm::Value *acc = b.CreateAlloca(b.getDoubleTy());
+  c.g.gridStride(b, total, [&](Builder &b, llvm::Value *i) {
+    llvm::Value *sp = b.CreateURem(i, cg.i64c(taps.inSize)), *plane = b.CreateUDiv(i, cg.i64c(taps.inSize));
+    llvm::Value *lo = cg.load(b, DType::I64, k.args[2], sp);
+    llvm::Value *hi = cg.load(b, DType::I64, k.args[2], b.CreateAdd(sp, cg.i64c(1)));
+    b.CreateStore(dconst(b, 0), acc);
+    llvm::Function *f = b.GetInsertBlock()->getParent();
+    auto *body = llvm::BasicBlock::Create(cg.ctx, "win", f), *done = llvm::BasicBlock::Create(cg.ctx, "win.end", f);
+    llvm::BasicBlock *pre = b.GetInsertBlock();
+    b.CreateCondBr(b.CreateICmpSLT(lo, hi), body, done);
+    b.SetInsertPoint(body);
+    llvm::PHINode *j = b.CreatePHI(b.getInt64Ty(), 2);
+    j->addIncoming(lo, pre);
+    llvm::Value *p = cg.load(b, DType::I64, k.args[3], j);
+    llvm::Value *dy = toDouble(b, cg.load(b, t, k.args[1], b.CreateAdd(b.CreateMul(plane, cg.i64c(P)), p)));
+    llvm::Value *v = b.CreateFDiv(dy, cg.load(b, DType::F64, k.args[4], p));
+    b.CreateStore(b.CreateFAdd(b.CreateLoad(b.getDoubleTy(), acc), v), acc);
+    llvm::Value *next = b.CreateAdd(j, cg.i64c(1));
+    j->addIncoming(next, b.GetInsertBlock());
+    b.CreateCondBr(b.CreateICmpSLT(next, hi), body, done);
+    b.SetInsertPoint(done);
+    cg.store(b, t, fromDouble(b, b.CreateLoad(b.getDoubleTy(), acc), t), k.args[0], i);
+  });
+  b.CreateRetVoid();
+}
+
+// MaxPool's pick (runtime/PoolArgmax.h): the first maximum over the window's taps, NaN
+// propagating; -1 for a window of padding alone. Taps unrolled.
+std::pair<llvm::Value *, llvm::Value *> emitArgmax(Builder &b, CodegenContext &cg, DType t, llvm::Value *x,
+                                                   llvm::Value *table, llvm::Value *planeBase, llvm::Value *p,
+                                                   int64_t K) {
+  llvm::Value *best = cg.i64c(-1);
+  llvm::Value *bestV = llvm::Constant::getNullValue(cg.scalarType(t));
+  for (int64_t tt = 0; tt < K; ++tt) {
+    llvm::Value *src = cg.load(b, DType::I64, table, b.CreateAdd(b.CreateMul(p, cg.i64c(K)), cg.i64c(tt)));
+    llvm::Value *inside = b.CreateICmpSGE(src, cg.i64c(0));
+    llvm::Value *v = cg.load(b, t, x, b.CreateAdd(planeBase, b.CreateSelect(inside, src, cg.i64c(0))));
+    llvm::Value *take = b.CreateOr(b.CreateICmpSLT(best, cg.i64c(0)),
+                                   b.CreateOr(b.CreateFCmpOGT(v, bestV),
+                                              b.CreateAnd(b.CreateFCmpUNO(v, v), b.CreateFCmpORD(bestV, bestV))));
+    take = b.CreateAnd(inside, take);
+    best = b.CreateSelect(take, src, best);
+    bestV = b.CreateSelect(take, v, bestV);
+  }
+  return {best, bestV};
+}
+
+void lowerMaxPool(GpuOpContext &c) {
+  const Shape &x = c.op.operand(0)->shape();
+  DType t = c.op.result(0)->dtype();
+  Window w = poolWindow(attrsOf(c.op), c.op.describe(), x);
+  requireNonEmptyWindows(c.op.describe(), w);
+  Taps taps = buildTaps(w);
+  const int64_t planes = x[0] * x[1], P = taps.outSize, K = taps.kSize, total = planes * P;
+  if (total == 0)
+    return;
+  const bool indices = c.op.numResults() > 1;
+  std::vector<int64_t> colMap;
+  if (indices && attrsOf(c.op).i("storage_order") == 1)
+    for (int64_t i = 0; i < taps.inSize; ++i)
+      colMap.push_back(columnMajorOffset(i, spatialOf(x)));
+  BufferRef table = c.g.constantInts(taps.index);
+  BufferRef map = colMap.empty() ? table : c.g.constantInts(colMap);
+  std::vector<BufferRef> args{c.results[0], c.operands[0], table, map};
+  if (indices)
+    args.push_back(c.results[1]);
+  KernelFn k = c.g.kernel(c.stem, c.what(), args, GpuCodegen::gridFor(total));
+  CodegenContext &cg = c.g.cg;
+  c.g.gridStride(*k.b, total, [&](Builder &b, llvm::Value *i) {
+    llvm::Value *p = b.CreateURem(i, cg.i64c(P)), *plane = b.CreateUDiv(i, cg.i64c(P));
+    llvm::Value *base = b.CreateMul(plane, cg.i64c(taps.inSize));
+    auto [best, bestV] = emitArgmax(b, cg, t, k.args[1], k.args[2], base, p, K);
+    cg.store(b, t, bestV, k.args[0], i);
+    if (indices) {
+      llvm::Value *at = colMap.empty() ? best : cg.load(b, DType::I64, k.args[3], best);
+      cg.store(b, DType::I64, b.CreateAdd(base, at), k.args[4], i);
+    }
+  });
+  k.b->CreateRetVoid();
+}
+
+// dX[plane, i] = the sum of dY over the windows whose pick is i (in window order, as the CPU).
+void lowerMaxPoolGrad(GpuOpContext &c) {
+  const Shape &x = c.op.operand(1)->shape();
+  DType t = c.op.result(0)->dtype();
+  Taps taps = buildTaps(poolWindow(attrsOf(c.op), c.op.describe(), x));
+  const int64_t planes = x[0] * x[1], P = taps.outSize, K = taps.kSize, total = planes * taps.inSize;
+  if (total == 0)
+    return;
+  std::vector<int64_t> starts, entries;
+  inverseTaps(taps, true, starts, entries);
+  // A position can list the same input twice only through repeated taps; keep one.
+  BufferRef table = c.g.constantInts(taps.index), st = c.g.constantInts(starts), en = c.g.constantInts(entries);
+  KernelFn k = c.g.kernel(c.stem, c.what(), {c.results[0], c.operands[0], c.operands[1], table, st, en},
+                          GpuCodegen::gridFor(total));
+  CodegenContext &cg = c.g.cg;
+  Builder &b = *k.b;
+  llvm::Value *acc = b.CreateAlloca(b.getDoubleTy());
+  c.g.gridStride(b, total, [&](Builder &b, llvm::Value *i) {
+    llvm::Value *sp = b.CreateURem(i, cg.i64c(taps.inSize)), *plane = b.CreateUDiv(i, cg.i64c(taps.inSize));
+    llvm::Value *base = b.CreateMul(plane, cg.i64c(taps.inSize));
+    llvm::Value *lo = cg.load(b, DType::I64, k.args[4], sp);
+    llvm::Value *hi = cg.load(b, DType::I64, k.args[4], b.CreateAdd(sp, cg.i64c(1)));
+    b.CreateStore(dconst(b, 0), acc);
+    llvm::Function *f = b.GetInsertBlock()->getParent();
+    auto *body = llvm::BasicBlock::Create(cg.ctx, "win", f), *done = llvm::BasicBlock::Create(cg.ctx, "win.end", f);
+    llvm::BasicBlock *pre = b.GetInsertBlock();
+    b.CreateCondBr(b.CreateICmpSLT(lo, hi), body, done);
+    b.SetInsertPoint(body);
+    llvm::PHINode *j = b.CreatePHI(b.getInt64Ty(), 2);
+    j->addIncoming(lo, pre);
+    llvm::Value *p = cg.load(b, DType::I64, k.args[5], j);
+    llvm::Value *best = emitArgmax(b, cg, t, k.args[2], k.args[3], base, p, K).first;
+    llvm::Value *dy = toDouble(b, cg.load(b, t, k.args[1], b.CreateAdd(b.CreateMul(plane, cg.i64c(P)), p)));
+    llvm::Value *cur = b.CreateLoad(b.getDoubleTy(), acc);
+    b.CreateStore(b.CreateSelect(b.CreateICmpEQ(best, sp), b.CreateFAdd(cur, dy), cur), acc);
+    llvm::Value *next = b.CreateAdd(j, cg.i64c(1));
+    j->addIncoming(next, b.GetInsertBlock());
+    b.CreateCondBr(b.CreateICmpSLT(next, hi), body, done);
+    b.SetInsertPoint(done);
+    cg.store(b, t, fromDouble(b, b.CreateLoad(b.getDoubleTy(), acc), t), k.args[0], i);
+  });
+  b.CreateRetVoid();
+}
+
+// ---- BatchNormalization: X as [N, C, spatial]; one block per channel, statistics in double
+// through the shared-memory tree (training mode: biased batch variance, running statistics
+// blended with momentum), then every thread normalizes its elements.
+void lowerBatchNorm(GpuOpContext &c) {
+  const Shape &xs = c.op.operand(0)->shape();
+  DType t = c.op.operand(0)->dtype();
+  int64_t N = xs[0], C = xs[1], spatial = 1;
+  for (size_t d = 2; d < xs.size(); ++d)
+    spatial *= xs[d];
+  AttrReader a = attrsOf(c.op);
+  double eps = a.f("epsilon"), momentum = a.f("momentum");
+  bool training = a.i("training_mode") != 0;
+  const int64_t count = N * spatial;
+  if (C == 0)
+    return;
+  std::vector<BufferRef> args(c.operands.begin(), c.operands.begin() + 5);
+  for (size_t j = 0; j < c.results.size(); ++j)
+    args.push_back(c.results[j]);
+  KernelFn k = c.g.kernel(c.stem, c.what(), args, std::min<int64_t>(C, kMaxGrid));
+  CodegenContext &cg = c.g.cg;
+  Builder &b = *k.b;
+  llvm::Value *acc = b.CreateAlloca(b.getDoubleTy());
+  auto param = [&](Builder &b, size_t i, llvm::Value *ch) {
+    return toDouble(b, cg.load(b, c.op.operand(i)->dtype(), k.args[i], ch));
+  };
+  c.g.blockStride(b, C, [&](Builder &b, llvm::Value *ch) {
+    auto index = [&](Builder &b, llvm::Value *e) { // e over [0, N * spatial) of channel ch
+      llvm::Value *n = b.CreateUDiv(e, cg.i64c(spatial)), *s = b.CreateURem(e, cg.i64c(spatial));
+      return b.CreateAdd(b.CreateMul(b.CreateAdd(b.CreateMul(n, cg.i64c(C)), ch), cg.i64c(spatial)), s);
+    };
+    auto xAt = [&](Builder &b, llvm::Value *e) { return toDouble(b, cg.load(b, t, k.args[0], index(b, e))); };
+    llvm::Value *m = param(b, 3, ch), *v = param(b, 4, ch);
+    if (training) {
+      b.CreateStore(dconst(b, 0), acc);
+      c.g.threadStride(b, count, [&](Builder &b, llvm::Value *e) {
+        b.CreateStore(b.CreateFAdd(b.CreateLoad(b.getDoubleTy(), acc), xAt(b, e)), acc);
+      });
+      llvm::Value *bm = b.CreateFDiv(c.g.blockReduce(b, b.CreateLoad(b.getDoubleTy(), acc), fadd), dconst(b, (double)count));
+      b.CreateStore(dconst(b, 0), acc);
+      c.g.threadStride(b, count, [&](Builder &b, llvm::Value *e) {
+        llvm::Value *d = b.CreateFSub(xAt(b, e), bm);
+        b.CreateStore(b.CreateFAdd(b.CreateLoad(b.getDoubleTy(), acc), b.CreateFMul(d, d)), acc);
+      });
+      llvm::Value *bv = b.CreateFDiv(c.g.blockReduce(b, b.CreateLoad(b.getDoubleTy(), acc), fadd), dconst(b, (double)count));
+      DType stat = c.op.operand(3)->dtype();
+      llvm::Value *mm = m, *vv = v;
+      c.g.firstThread(b, [&](Builder &b) {
+        for (size_t j = 1; j < 3 && j < c.op.numResults(); ++j) {
+          llvm::Value *running = b.CreateFAdd(b.CreateFMul(j == 1 ? mm : vv, dconst(b, momentum)),
+                                              b.CreateFMul(j == 1 ? bm : bv, dconst(b, 1 - momentum)));
+          cg.store(b, stat, fromDouble(b, running, stat), k.args[5 + j], ch);
+        }
+      });
+      m = bm;
+      v = bv;
+    }
+    llvm::Value *denom = b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, b.CreateFAdd(v, dconst(b, eps)));
+    llvm::Value *scale = param(b, 1, ch), *bias = param(b, 2, ch);
+    c.g.threadStride(b, count, [&](Builder &b, llvm::Value *e) {
+      llvm::Value *y = b.CreateFAdd(b.CreateFDiv(b.CreateFMul(scale, b.CreateFSub(xAt(b, e), m)), denom), bias);
+      cg.store(b, t, fromDouble(b, y, t), k.args[5], index(b, e));
+    });
+    // The next channel's statistics reuse the shared array only after every thread is done.
+    c.g.barrier(b);
+  });
+  b.CreateRetVoid();
+}
+
+void lowerGlobalAveragePool(GpuOpContext &c) {
+  const Shape &x = c.op.operand(0)->shape();
+  std::vector<bool> red(x.size(), true);
+  red[0] = red[1] = false;
+  emitReduce(c, c.operands[0], c.results[0], c.op.result(0)->dtype(), reduceView(x, red), Fold::Mean);
+}
+
+// ---- Slice, SliceGrad, Gather, GatherGrad (Ops/SliceWindow.h; LowerDataMovement.cpp's
+// semantics): one thread per element; the gradients gather (SliceGrad: is this element in the
+// window; GatherGrad: the sum, in index order, of the dY rows whose index is this row).
+
+struct SliceErrors {
+  const Op &op;
+  template <typename... Args> [[noreturn]] void error(const Args &...args) const { fail(op.describe(), ": ", args...); }
+};
+
+SliceWindow gpuWindowOf(const Op &op, const Shape &in, size_t first) {
+  std::vector<int64_t> vals[4];
+  bool has[4] = {false, false, false, false};
+  for (size_t k = 0; k < 4; ++k) {
+    size_t i = first + k;
+    if (i >= op.numOperands() || !op.operand(i))
+      continue;
+    std::optional<Tensor> t = constantValue(op.operand(i));
+    if (!t)
+      fail(op.describe(), ": slice indices must be compile-time constants");
+    vals[k] = t->toInts();
+    has[k] = true;
+  }
+  return sliceWindow(SliceErrors{op}, in, vals[0], vals[1], has[2] ? &vals[2] : nullptr, has[3] ? &vals[3] : nullptr);
+}
+
+std::string constantIndices(const Op &op, size_t from) {
+  for (size_t i = from; i < op.numOperands(); ++i)
+    if (op.operand(i) && !constantValue(op.operand(i)))
+      return "its index operands are not compile-time constants";
+  return "";
+}
+
+void lowerSlice(GpuOpContext &c) {
+  const Shape &in = c.op.operand(0)->shape();
+  DType t = c.op.result(0)->dtype();
+  SliceWindow w = gpuWindowOf(c.op, in, 1);
+  if (w.out != c.op.result(0)->shape())
+    c.error("the window has shape ", shapeStr(w.out), ", not the result's");
+  std::vector<int64_t> st = stridesOf(in), strides;
+  int64_t base = 0;
+  for (size_t d = 0; d < in.size(); ++d) {
+    base += w.start[d] * st[d];
+    strides.push_back(w.step[d] * st[d]);
+  }
+  const int64_t total = numElements(w.out);
+  if (total == 0)
+    return;
+  KernelFn k = c.g.kernel(c.stem, c.what(), {c.results[0], c.operands[0]}, GpuCodegen::gridFor(total));
+  CodegenContext &cg = c.g.cg;
+  c.g.gridStride(*k.b, total, [&](Builder &b, llvm::Value *i) {
+    llvm::Value *src = b.CreateAdd(cg.i64c(base), offsetOf(b, cg, i, w.out, strides));
+    cg.store(b, t, cg.load(b, t, k.args[1], src), k.args[0], i);
+  });
+  k.b->CreateRetVoid();
+}
+
+void lowerSliceGrad(GpuOpContext &c) {
+  const Shape &out = c.op.result(0)->shape();
+  DType t = c.op.result(0)->dtype();
+  SliceWindow w = gpuWindowOf(c.op, out, 2);
+  if (w.out != c.op.operand(0)->shape())
+    c.error("the window has shape ", shapeStr(w.out), ", but dy has another");
+  const int64_t total = numElements(out);
+  if (total == 0)
+    return;
+  std::vector<int64_t> dyStrides = stridesOf(w.out);
+  KernelFn k = c.g.kernel(c.stem, c.what(), {c.results[0], c.operands[0]}, GpuCodegen::gridFor(total));
+  CodegenContext &cg = c.g.cg;
+  c.g.gridStride(*k.b, total, [&](Builder &b, llvm::Value *i) {
+    // Per dimension: (index - start) / step must be a whole number in [0, len).
+    llvm::Value *rest = i, *inside = b.getTrue(), *src = cg.i64c(0);
+    for (size_t d = out.size(); d-- > 0;) {
+      llvm::Value *idx = b.CreateURem(rest, cg.i64c(out[d]));
+      rest = b.CreateUDiv(rest, cg.i64c(out[d]));
+      llvm::Value *rel = b.CreateSub(idx, cg.i64c(w.start[d]));
+      llvm::Value *q = b.CreateSDiv(rel, cg.i64c(w.step[d]));
+      llvm::Value *exact = b.CreateICmpEQ(b.CreateSRem(rel, cg.i64c(w.step[d])), cg.i64c(0));
+      llvm::Value *inRange = b.CreateAnd(b.CreateICmpSGE(q, cg.i64c(0)), b.CreateICmpSLT(q, cg.i64c(w.out[d])));
+      inside = b.CreateAnd(inside, b.CreateAnd(exact, inRange));
+      src = b.CreateAdd(src, b.CreateMul(q, cg.i64c(dyStrides[d])));
+    }
+    llvm::Function *f = b.GetInsertBlock()->getParent();
+    auto *load = llvm::BasicBlock::Create(cg.ctx, "in", f), *join = llvm::BasicBlock::Create(cg.ctx, "in.end", f);
+    llvm::BasicBlock *from = b.GetInsertBlock();
+    b.CreateCondBr(inside, load, join);
+    b.SetInsertPoint(load);
+    llvm::Value *v = cg.load(b, t, k.args[1], src);
+    b.CreateBr(join);
+    b.SetInsertPoint(join);
+    llvm::PHINode *phi = b.CreatePHI(v->getType(), 2);
+    phi->addIncoming(llvm::Constant::getNullValue(v->getType()), from);
+    phi->addIncoming(v, load);
+    cg.store(b, t, phi, k.args[0], i);
+  });
+  k.b->CreateRetVoid();
+}
+
+struct GatherShape {
+  int64_t axis, outer = 1, dim, inner = 1, count;
+};
+
+GatherShape gatherShape(const Op &op, const Shape &data, const Shape &indices) {
+  GatherShape g;
+  g.axis = normalizeAxis(attrsOf(op).i("axis"), (int64_t)data.size(), "axis");
+  for (int64_t d = 0; d < g.axis; ++d)
+    g.outer *= data[(size_t)d];
+  g.dim = data[(size_t)g.axis];
+  for (size_t d = (size_t)g.axis + 1; d < data.size(); ++d)
+    g.inner *= data[d];
+  g.count = numElements(indices);
+  return g;
+}
+
+// Index j of the indices operand normalized into [0, dim); out of range is reported (the CPU's
+// message) and reads row 0.
+llvm::Value *gatherIndex(GpuOpContext &c, Builder &b, const GatherShape &g, llvm::Value *indices, llvm::Value *j) {
+  CodegenContext &cg = c.g.cg;
+  llvm::Value *v = b.CreateSExt(cg.load(b, c.op.operand(1)->dtype(), indices, j), b.getInt64Ty());
+  llvm::Value *bad = b.CreateOr(b.CreateICmpSLT(v, cg.i64c(-g.dim)), b.CreateICmpSGE(v, cg.i64c(g.dim)));
+  llvm::Function *fn = b.GetInsertBlock()->getParent();
+  auto *report = llvm::BasicBlock::Create(cg.ctx, "bad.index", fn), *next = llvm::BasicBlock::Create(cg.ctx, "index.ok", fn);
+  b.CreateCondBr(bad, report, next);
+  b.SetInsertPoint(report);
+  cg.reportError(b, c.op.describe() + ": index {0} is out of range for axis " + std::to_string(g.axis) + " of size " +
+                        std::to_string(g.dim),
+                 v, cg.i64c(0), cg.i64c(0));
+  b.CreateBr(next);
+  b.SetInsertPoint(next);
+  llvm::Value *norm = b.CreateSelect(b.CreateICmpSLT(v, cg.i64c(0)), b.CreateAdd(v, cg.i64c(g.dim)), v);
+  return b.CreateSelect(bad, cg.i64c(0), norm);
+}
+
+void lowerGather(GpuOpContext &c) {
+  GatherShape g = gatherShape(c.op, c.op.operand(0)->shape(), c.op.operand(1)->shape());
+  DType t = c.op.result(0)->dtype();
+  const int64_t total = g.outer * g.count * g.inner;
+  if (total == 0)
+    return;
+  KernelFn k = c.g.kernel(c.stem, c.what(), {c.results[0], c.operands[0], c.operands[1]}, GpuCodegen::gridFor(total));
+  CodegenContext &cg = c.g.cg;
+  c.g.gridStride(*k.b, total, [&](Builder &b, llvm::Value *i) {
+    llvm::Value *kk = b.CreateURem(i, cg.i64c(g.inner));
+    llvm::Value *j = b.CreateURem(b.CreateUDiv(i, cg.i64c(g.inner)), cg.i64c(g.count));
+    llvm::Value *o = b.CreateUDiv(i, cg.i64c(g.inner * g.count));
+    llvm::Value *ix = gatherIndex(c, b, g, k.args[2], j);
+    llvm::Value *src = b.CreateAdd(b.CreateMul(b.CreateAdd(b.CreateMul(o, cg.i64c(g.dim)), ix), cg.i64c(g.inner)), kk);
+    cg.store(b, t, cg.load(b, t, k.args[1], src), k.args[0], i);
+  });
+  k.b->CreateRetVoid();
+}
+
+void lowerGatherGrad(GpuOpContext &c) {
+  GatherShape g = gatherShape(c.op, c.op.result(0)->shape(), c.op.operand(1)->shape());
+  DType t = c.op.result(0)->dtype();
+  const int64_t total = g.outer * g.dim * g.inner;
+  if (total == 0)
+    return;
+  KernelFn k = c.g.kernel(c.stem, c.what(), {c.results[0], c.operands[0], c.operands[1]}, GpuCodegen::gridFor(total));
+  CodegenContext &cg = c.g.cg;
+  Builder &b = *k.b;
+  llvm::Value *acc = b.CreateAlloca(cg.scalarType(t));
+  c.g.gridStride(b, total, [&](Builder &b, llvm::Value *i) {
+    llvm::Value *kk = b.CreateURem(i, cg.i64c(g.inner));
+    llvm::Value *r = b.CreateURem(b.CreateUDiv(i, cg.i64c(g.inner)), cg.i64c(g.dim));
+    llvm::Value *o = b.CreateUDiv(i, cg.i64c(g.inner * g.dim));
+    b.CreateStore(llvm::Constant::getNullValue(cg.scalarType(t)), acc);
+    if (g.count > 0)
+      emitLoop(b, cg.i64c(0), cg.i64c(g.count), [&](Builder &b, llvm::Value *j) {
+        llvm::Value *ix = gatherIndex(c, b, g, k.args[2], j);
+        llvm::Value *src = b.CreateAdd(b.CreateMul(b.CreateAdd(b.CreateMul(o, cg.i64c(g.count)), j), cg.i64c(g.inner)), kk);
+        llvm::Value *cur = b.CreateLoad(cg.scalarType(t), acc);
+        llvm::Value *x = cg.load(b, t, k.args[1], src);
+        llvm::Value *sum = isFloat(t) ? b.CreateFAdd(cur, x) : b.CreateAdd(cur, x);
+        b.CreateStore(b.CreateSelect(b.CreateICmpEQ(ix, r), sum, cur), acc);
+      }, "j");
+    cg.store(b, t, b.CreateLoad(cg.scalarType(t), acc), k.args[0], i);
+  });
+  b.CreateRetVoid();
+}
+
+// ---- LayerNormalization: one block per row (the axes from `axis` on); mean and variance in
+// the stash type with double sums through the tree, as LowerNorm.cpp; Mean and InvStdDev
+// outputs when the op has them.
+void lowerLayerNorm(GpuOpContext &c) {
+  const Shape &xs = c.op.operand(0)->shape();
+  DType t = c.op.operand(0)->dtype();
+  DType st = attrsOf(c.op).i("stash_type") == 11 ? DType::F64 : DType::F32;
+  int64_t rank = (int64_t)xs.size(), axis = attrsOf(c.op).i("axis");
+  axis = axis < 0 ? axis + rank : axis;
+  int64_t rows = 1, cols = 1;
+  for (int64_t d = 0; d < rank; ++d)
+    (d < axis ? rows : cols) *= xs[(size_t)d];
+  if (rows * cols == 0)
+    return;
+  double eps = attrsOf(c.op).f("epsilon");
+  const bool hasBias = c.op.numOperands() > 2 && c.op.operand(2);
+  std::vector<BufferRef> args{c.results[0], c.operands[0], c.operands[1], hasBias ? c.operands[2] : c.operands[1]};
+  for (size_t j = 1; j < c.results.size(); ++j)
+    args.push_back(c.results[j]);
+  std::vector<int64_t> wStrides = broadcastStridesTo(c.op.operand(1)->shape(), xs);
+  std::vector<int64_t> bStrides = hasBias ? broadcastStridesTo(c.op.operand(2)->shape(), xs) : wStrides;
+  KernelFn k = c.g.kernel(c.stem, c.what(), args, std::min<int64_t>(rows, kMaxGrid));
+  CodegenContext &cg = c.g.cg;
+  Builder &b = *k.b;
+  llvm::Type *sty = cg.scalarType(st);
+  auto conv = [&](Builder &b, llvm::Value *v, DType from, DType to) {
+    if (from == to)
+      return v;
+    return to == DType::F64 ? b.CreateFPExt(v, b.getDoubleTy()) : b.CreateFPTrunc(v, b.getFloatTy());
+  };
+  llvm::Value *acc = b.CreateAlloca(b.getDoubleTy());
+  c.g.blockStride(b, rows, [&](Builder &b, llvm::Value *r) {
+    llvm::Value *base = b.CreateMul(r, cg.i64c(cols));
+    auto xAt = [&](Builder &b, llvm::Value *j) { return conv(b, cg.load(b, t, k.args[1], b.CreateAdd(base, j)), t, st); };
+    b.CreateStore(dconst(b, 0), acc);
+    c.g.threadStride(b, cols, [&](Builder &b, llvm::Value *j) {
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(b.getDoubleTy(), acc), conv(b, xAt(b, j), st, DType::F64)), acc);
+    });
+    llvm::Value *sum = c.g.blockReduce(b, b.CreateLoad(b.getDoubleTy(), acc), fadd);
+    llvm::Value *mean = conv(b, b.CreateFDiv(sum, dconst(b, (double)cols)), DType::F64, st);
+    b.CreateStore(dconst(b, 0), acc);
+    c.g.threadStride(b, cols, [&](Builder &b, llvm::Value *j) {
+      llvm::Value *d = b.CreateFSub(xAt(b, j), mean);
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(b.getDoubleTy(), acc), conv(b, b.CreateFMul(d, d), st, DType::F64)), acc);
+    });
+    llvm::Value *sq = c.g.blockReduce(b, b.CreateLoad(b.getDoubleTy(), acc), fadd);
+    llvm::Value *var = conv(b, b.CreateFDiv(sq, dconst(b, (double)cols)), DType::F64, st);
+    llvm::Value *epsS = llvm::ConstantFP::get(sty, st == DType::F32 ? (double)(float)eps : eps);
+    llvm::Value *inv = b.CreateFDiv(llvm::ConstantFP::get(sty, 1.0),
+                                    b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, b.CreateFAdd(var, epsS)));
+    c.g.firstThread(b, [&](Builder &b) {
+      if (c.results.size() > 1)
+        cg.store(b, st, mean, k.args[4], r);
+      if (c.results.size() > 2)
+        cg.store(b, st, inv, k.args[5], r);
+    });
+    c.g.threadStride(b, cols, [&](Builder &b, llvm::Value *j) {
+      llvm::Value *e = b.CreateAdd(base, j);
+      llvm::Value *norm = conv(b, b.CreateFMul(b.CreateFSub(xAt(b, j), mean), inv), st, t);
+      llvm::Value *w = cg.load(b, t, k.args[2], offsetOf(b, cg, e, xs, wStrides));
+      llvm::Value *bias = hasBias ? cg.load(b, t, k.args[3], offsetOf(b, cg, e, xs, bStrides))
+                                  : llvm::ConstantFP::get(cg.scalarType(t), 0.0);
+      cg.store(b, t, b.CreateFAdd(b.CreateFMul(norm, w), bias), k.args[0], e);
+    });
+  });
+  b.CreateRetVoid();
+}
+
+// ---- Concat, Split: one kernel per part copying [outer, part, inner] to or from its place in
+// [outer, whole, inner]; the parts' sizes are their shapes along the axis (already checked by
+// inference), so nothing is recomputed here.
+void copyPart(GpuOpContext &c, BufferRef whole, BufferRef part, DType t, int64_t outer, int64_t wholeDim, int64_t partDim,
+              int64_t offset, int64_t inner, bool toWhole, int index) {
+  const int64_t total = outer * partDim * inner;
+  if (total == 0)
+    return;
+  KernelFn k = c.g.kernel(c.stem + "_part" + std::to_string(index), c.what(), {whole, part}, GpuCodegen::gridFor(total));
+  CodegenContext &cg = c.g.cg;
+  c.g.gridStride(*k.b, total, [&](Builder &b, llvm::Value *i) {
+    llvm::Value *kk = b.CreateURem(i, cg.i64c(inner));
+    llvm::Value *j = b.CreateURem(b.CreateUDiv(i, cg.i64c(inner)), cg.i64c(partDim));
+    llvm::Value *o = b.CreateUDiv(i, cg.i64c(inner * partDim));
+    llvm::Value *w = b.CreateAdd(
+        b.CreateMul(b.CreateAdd(b.CreateMul(o, cg.i64c(wholeDim)), b.CreateAdd(j, cg.i64c(offset))), cg.i64c(inner)), kk);
+    if (toWhole)
+      cg.store(b, t, cg.load(b, t, k.args[1], i), k.args[0], w);
+    else
+      cg.store(b, t, cg.load(b, t, k.args[0], w), k.args[1], i);
+  });
+  k.b->CreateRetVoid();
+}
+
+void splitAround(const Shape &s, int64_t axis, int64_t &outer, int64_t &inner) {
+  outer = inner = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= s[(size_t)d];
+  for (size_t d = (size_t)axis + 1; d < s.size(); ++d)
+    inner *= s[d];
+}
+
+void lowerConcat(GpuOpContext &c) {
+  const Shape &out = c.op.result(0)->shape();
+  DType t = c.op.result(0)->dtype();
+  int64_t axis = normalizeAxis(attrsOf(c.op).i("axis"), (int64_t)out.size(), "axis"), outer, inner, offset = 0;
+  splitAround(out, axis, outer, inner);
+  for (size_t i = 0; i < c.op.numOperands(); ++i) {
+    int64_t part = c.op.operand(i)->shape()[(size_t)axis];
+    copyPart(c, c.results[0], c.operands[i], t, outer, out[(size_t)axis], part, offset, inner, true, (int)i);
+    offset += part;
+  }
+}
+
+void lowerSplit(GpuOpContext &c) {
+  const Shape &in = c.op.operand(0)->shape();
+  DType t = c.op.operand(0)->dtype();
+  int64_t axis = normalizeAxis(attrsOf(c.op).i("axis"), (int64_t)in.size(), "axis"), outer, inner, offset = 0;
+  splitAround(in, axis, outer, inner);
+  for (size_t j = 0; j < c.op.numResults(); ++j) {
+    int64_t part = c.op.result(j)->shape()[(size_t)axis];
+    copyPart(c, c.operands[0], c.results[j], t, outer, in[(size_t)axis], part, offset, inner, false, (int)j);
+    offset += part;
+  }
+}
+
+// ---- Transpose ----
+
+void lowerTranspose(GpuOpContext &c) {
+  const Shape &in = c.op.operand(0)->shape(), &out = c.op.result(0)->shape();
+  DType t = c.op.result(0)->dtype();
+  std::vector<int64_t> perm = attrsOf(c.op).has("perm") ? attrsOf(c.op).ints("perm") : std::vector<int64_t>{};
+  if (perm.empty())
+    for (size_t d = in.size(); d-- > 0;)
+      perm.push_back((int64_t)d);
+  std::vector<int64_t> inStrides = stridesOf(in), st;
+  for (int64_t p : perm)
+    st.push_back(inStrides[(size_t)p]);
+  const int64_t total = numElements(out);
+  if (total == 0)
+    return;
+  KernelFn k = c.g.kernel(c.stem, c.what(), {c.results[0], c.operands[0]}, GpuCodegen::gridFor(total));
+  CodegenContext &cg = c.g.cg;
+  c.g.gridStride(*k.b, total, [&](Builder &b, llvm::Value *i) {
+    cg.store(b, t, cg.load(b, t, k.args[1], offsetOf(b, cg, i, out, st)), k.args[0], i);
+  });
+  k.b->CreateRetVoid();
+}
+
+GpuOpLowering floats(std::function<void(GpuOpContext &)> f, std::function<std::string(const Op &)> why = floatOnly) {
+  return {std::move(f), std::move(why)};
+}
+
+} // namespace
+
+const std::map<std::pair<std::string, std::string>, GpuOpLowering> &gpuOpTable() {
+  static const std::map<std::pair<std::string, std::string>, GpuOpLowering> table = [] {
+    std::map<std::pair<std::string, std::string>, GpuOpLowering> t;
+    t[{"", "Gemm"}] = floats(lowerGemm);
+    t[{"", "MatMul"}] = floats(lowerMatMul, matmulUnsupported);
+    t[{"", "ReduceSum"}] = floats([](GpuOpContext &c) { lowerReduce(c, Fold::Sum); });
+    t[{"", "ReduceMean"}] = floats([](GpuOpContext &c) { lowerReduce(c, Fold::Mean); });
+    t[{"", "ReduceMax"}] = floats([](GpuOpContext &c) { lowerReduce(c, Fold::Max); });
+    t[{"", "Softmax"}] = floats([](GpuOpContext &c) { lowerSoftmax(c, false); });
+    t[{"", "LogSoftmax"}] = floats([](GpuOpContext &c) { lowerSoftmax(c, true); });
+    auto lossWhy = [](const Op &op) {
+      std::string r = lossgen::unsupportedReduction(op);
+      return r.empty() ? floatOnly(op) : r;
+    };
+    t[{"", "SoftmaxCrossEntropyLoss"}] = floats(lowerLoss, lossWhy);
+    t[{"adjoint", "SoftmaxCrossEntropyGrad"}] = floats(lowerLossGrad, lossWhy);
+    t[{"", "Conv"}] = floats(lowerConv);
+    t[{"adjoint", "ConvGradData"}] = floats(lowerConvGradData);
+    t[{"adjoint", "ConvGradFilter"}] = floats(lowerConvGradFilter);
+    t[{"", "AveragePool"}] = floats(lowerAveragePool);
+    t[{"adjoint", "AveragePoolGrad"}] = floats(lowerAveragePoolGrad);
+    t[{"", "GlobalAveragePool"}] = floats(lowerGlobalAveragePool);
+    t[{"", "MaxPool"}] = floats(lowerMaxPool);
+    t[{"adjoint", "MaxPoolGrad"}] = floats(lowerMaxPoolGrad);
+    t[{"", "BatchNormalization"}] = floats(lowerBatchNorm, [](const Op &op) {
+      std::string f = floatOnly(op);
+      return f.empty() && op.numResults() > 3 ? std::string("more than 3 results") : f;
+    });
+    t[{"", "Transpose"}] = {lowerTranspose, nullptr};
+    t[{"", "Slice"}] = {lowerSlice, [](const Op &op) { return constantIndices(op, 1); }};
+    t[{"adjoint", "SliceGrad"}] = {lowerSliceGrad, [](const Op &op) { return constantIndices(op, 1); }};
+    t[{"", "Gather"}] = {lowerGather, nullptr};
+    t[{"adjoint", "GatherGrad"}] = {lowerGatherGrad, nullptr};
+    t[{"", "LayerNormalization"}] = floats(lowerLayerNorm);
+    t[{"", "Concat"}] = {lowerConcat, nullptr};
+    t[{"", "Split"}] = {lowerSplit, nullptr};
+    return t;
+  }();
+  return table;
+}
+
+} // namespace adjoint::nvptx
