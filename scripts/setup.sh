@@ -7,6 +7,8 @@ PKGS=(
   # build
   cmake ninja-build ccache llvm-19-dev llvm-19-tools clang-19 lld-19 libprotobuf-dev
   protobuf-compiler libonnx-dev libopenblas-dev libgtest-dev libgmock-dev zlib1g-dev
+  # sanitizers and libFuzzer for clang-19 (scripts/sanitize.sh)
+  libclang-rt-19-dev
   # tests and models
   python3-onnx python3-numpy python3-torch python3-torchvision
   # data

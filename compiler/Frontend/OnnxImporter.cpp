@@ -69,7 +69,10 @@ void checkVersions(const onnx::ModelProto &model, const std::string &origin, int
     fail(origin, ": ONNX IR version ", model.ir_version(), " is newer than the supported ",
          (int)onnx::IR_VERSION);
   opset = -1;
+  std::set<std::string> importedDomains;
   for (const auto &imp : model.opset_import()) {
+    if (!importedDomains.insert(normalizeDomain(imp.domain())).second)
+      fail(origin, ": the model imports domain '", imp.domain(), "' twice");
     if (normalizeDomain(imp.domain()).empty())
       opset = imp.version();
     else if (imp.domain() == "ai.onnx.preview.training" && imp.version() != 1)
@@ -86,6 +89,8 @@ void checkVersions(const onnx::ModelProto &model, const std::string &origin, int
   }
   if (opset >= kMinOpset && opset <= kMaxOpset)
     return;
+  if (opset <= 0)
+    fail(origin, ": default-domain opset ", opset, " is not a valid opset version");
   if (opset > 0 && opset < kMinOpset) {
     // An older model imports as opset kMinOpset when none of its ops changed meaning between
     // its opset and kMinOpset (Elu since 6, Not and GlobalAveragePool since 1, ...).
@@ -155,12 +160,28 @@ void checkGraphStructure(const onnx::GraphProto &g, const std::string &origin) {
     defined.insert(in.name());
   for (const auto &init : g.initializer())
     defined.insert(init.name());
+  // Which node makes each value, to tell a missing input from a cycle or an unsorted graph.
+  std::map<std::string, int> producer;
+  for (int i = 0; i < g.node_size(); ++i)
+    for (const std::string &out : g.node(i).output())
+      if (!out.empty())
+        producer.emplace(out, i);
   for (int i = 0; i < g.node_size(); ++i) {
     const auto &node = g.node(i);
-    for (const std::string &in : node.input())
-      if (!in.empty() && !defined.count(in))
+    for (const std::string &in : node.input()) {
+      if (in.empty() || defined.count(in))
+        continue;
+      auto p = producer.find(in);
+      if (p == producer.end())
         fail(origin, ": ", nodeLabel(node, i), ": input '", in,
-             "' is not defined before this node (the graph must be topologically sorted)");
+             "' is not a graph input, an initializer or any node's output");
+      if (p->second == i)
+        fail(origin, ": ", nodeLabel(node, i), ": input '", in,
+             "' is its own output (a cycle)");
+      fail(origin, ": ", nodeLabel(node, i), ": input '", in, "' is produced by a later node, ",
+           nodeLabel(g.node(p->second), p->second),
+           " (the graph has a cycle or is not topologically sorted)");
+    }
     for (const std::string &out : node.output())
       if (!out.empty() && !defined.insert(out).second)
         fail(origin, ": ", nodeLabel(node, i), ": output '", out,
@@ -171,6 +192,16 @@ void checkGraphStructure(const onnx::GraphProto &g, const std::string &origin) {
   for (const auto &out : g.output())
     if (!defined.count(out.name()))
       fail(origin, ": graph output '", out.name(), "' is not produced by any node");
+}
+
+// Declared sizes come before anything that trusts them (shape inference, reading the data).
+void checkInitializerSizes(const onnx::GraphProto &g, const std::string &origin) {
+  for (const onnx::TensorProto &init : g.initializer()) {
+    std::optional<DType> dt = dtypeFromOnnx(init.data_type());
+    if (dt)
+      checkedTensorBytes(*dt, Shape(init.dims().begin(), init.dims().end()),
+                         origin + ": initializer '" + init.name() + "'");
+  }
 }
 
 // The model without the data of its large float initializers: shape inference needs only their
@@ -222,8 +253,12 @@ std::vector<Value *> ImportContext::emit(const std::string &type, std::vector<Va
   Op *op = buildOp(fn, type, std::move(operands), std::move(attrs), numResults, nullptr, domain,
                    name);
   std::vector<Value *> results;
-  for (size_t i = 0; i < op->numResults(); ++i)
+  for (size_t i = 0; i < op->numResults(); ++i) {
     results.push_back(op->result(i));
+    // Every value is allocated when the model runs: refuse here what no run could hold.
+    checkedTensorBytes(op->result(i)->dtype(), op->result(i)->shape(),
+                       "result " + std::to_string(i));
+  }
   if (!opts.foldConstants)
     return results;
   for (Value *r : results)
@@ -260,9 +295,9 @@ std::unique_ptr<Module> importOnnxModel(const onnx::ModelProto &modelIn, const s
   if (g.sparse_initializer_size())
     fail(origin, ": sparse initializers are not supported");
   checkGraphStructure(g, origin);
+  checkInitializerSizes(g, origin);
   onnx::ModelProto shapeModel = copyForShapeInference(modelIn);
   InputBinding binding = bindInputs(*shapeModel.mutable_graph(), initNames, opts, origin);
-  runShapeInference(shapeModel, origin);
 
   auto module = std::make_unique<Module>();
   module->opsetVersion = opset;
@@ -364,6 +399,11 @@ std::unique_ptr<Module> importOnnxModel(const onnx::ModelProto &modelIn, const s
     fn.addOutput(out.name(), it->second);
   }
 
+  // ONNX shape inference last, as a cross-check of the declared value_info: libonnx's inference
+  // functions trust their inputs' ranks (a fuzzed Conv over a rank-2 input read past the end of
+  // its shape and crashed), so it only sees graphs every op of which our own inference accepted.
+  runShapeInference(shapeModel, origin);
+
   // Constants left unused by folding (the operands of folded shape arithmetic).
   fn.eraseOpsIf([&](const Op &op) {
     return op.opType() == "Constant" && op.domain().empty() && !op.result()->hasUses() &&
@@ -383,15 +423,19 @@ std::unique_ptr<Module> importOnnxFile(const std::string &path, const ImportOpti
     fail(path, ": cannot open");
   std::ostringstream ss;
   ss << in.rdbuf();
-  std::string bytes = ss.str();
+  std::string base = fs::path(path).parent_path().string();
+  return importOnnxBytes(ss.str(), base.empty() ? "." : base, path, opts);
+}
+
+std::unique_ptr<Module> importOnnxBytes(const std::string &bytes, const std::string &baseDir,
+                                        const std::string &origin, const ImportOptions &opts) {
   if (bytes.empty())
-    fail(path, ": empty file, not an ONNX model");
+    fail(origin, ": empty file, not an ONNX model");
   onnx::ModelProto model;
   if (!model.ParseFromString(bytes))
-    fail(path, ": not a valid ONNX model (protobuf parse failed; the file is truncated or not "
-               "ONNX)");
-  std::string base = fs::path(path).parent_path().string();
-  return importOnnxModel(model, base.empty() ? "." : base, path, opts);
+    fail(origin, ": not a valid ONNX model (protobuf parse failed; the file is truncated or not "
+                 "ONNX)");
+  return importOnnxModel(model, baseDir, origin, opts);
 }
 
 } // namespace adjoint

@@ -26,6 +26,9 @@ struct ImportOptions {
 };
 
 std::unique_ptr<Module> importOnnxFile(const std::string &path, const ImportOptions &opts = {});
+// A serialized ModelProto; `baseDir` resolves external data, `origin` names it in messages.
+std::unique_ptr<Module> importOnnxBytes(const std::string &bytes, const std::string &baseDir,
+                                        const std::string &origin, const ImportOptions &opts = {});
 // `baseDir` resolves external data; `origin` names the model in messages.
 std::unique_ptr<Module> importOnnxModel(const onnx::ModelProto &model, const std::string &baseDir,
                                         const std::string &origin, const ImportOptions &opts = {});

@@ -117,11 +117,7 @@ InputBinding bindInputs(onnx::GraphProto &graph, const std::set<std::string> &in
         bi.type.shape.push_back(size);
       }
     }
-    try {
-      numElements(bi.type.shape);
-    } catch (const Error &e) {
-      fail(origin, ": input '", in.name(), "': ", e.what());
-    }
+    checkedTensorBytes(bi.type.dtype, bi.type.shape, origin + ": input '" + in.name() + "'");
     if (!tt.has_shape()) {
       auto *decl = in.mutable_type()->mutable_tensor_type()->mutable_shape();
       for (int64_t d : bi.type.shape)

@@ -192,9 +192,21 @@ Tensor fromFortranOrder(const Tensor &colMajor) {
   return out;
 }
 
-// Bytes a tensor of this type needs, checked before anything is allocated, so a lying header
-// cannot make us allocate terabytes.
-size_t byteSizeOf(DType dt, const Shape &shape, const std::string &what) {
+void copyBoolBytes(uint8_t *dst, const char *src, size_t n) {
+  // Normalizes to 0/1 so that every stored bool is a valid C++ bool.
+  for (size_t k = 0; k < n; ++k)
+    dst[k] = src[k] != 0;
+}
+
+
+uint64_t gMaxTensorBytes = kDefaultMaxTensorBytes;
+
+} // namespace
+
+uint64_t maxTensorBytes() { return gMaxTensorBytes; }
+void setMaxTensorBytes(uint64_t bytes) { gMaxTensorBytes = bytes; }
+
+uint64_t checkedTensorBytes(DType dt, const Shape &shape, const std::string &what) {
   int64_t n;
   try {
     n = numElements(shape);
@@ -202,20 +214,17 @@ size_t byteSizeOf(DType dt, const Shape &shape, const std::string &what) {
     fail(what, ": bad tensor shape: ", e.what());
   }
   if ((uint64_t)n > (uint64_t)INT64_MAX / dtypeSize(dt))
-    fail(what, ": tensor shape ", shapeStr(shape), " is too large");
-  return (size_t)n * dtypeSize(dt);
+    fail(what, ": tensor shape ", shapeStr(shape), " is too large (its byte size overflows)");
+  uint64_t bytes = (uint64_t)n * dtypeSize(dt);
+  if (bytes > gMaxTensorBytes)
+    fail(what, ": tensor ", dtypeName(dt), shapeStr(shape), " needs ", bytes,
+         " bytes, more than the limit of ", gMaxTensorBytes, " (--max-tensor-bytes)");
+  return bytes;
 }
 
-void copyBoolBytes(uint8_t *dst, const char *src, size_t n) {
-  // Normalizes to 0/1 so that every stored bool is a valid C++ bool.
-  for (size_t k = 0; k < n; ++k)
-    dst[k] = src[k] != 0;
-}
+Tensor readNpy(const std::string &path) { return parseNpy(readWholeFile(path), path); }
 
-} // namespace
-
-Tensor readNpy(const std::string &path) {
-  std::string bytes = readWholeFile(path);
+Tensor parseNpy(const std::string &bytes, const std::string &path) {
   static const char magic[] = "\x93NUMPY";
   if (bytes.size() < 10 || bytes.compare(0, 6, magic, 6) != 0)
     fail(path, ": not a .npy file (bad magic)");
@@ -242,7 +251,7 @@ Tensor readNpy(const std::string &path) {
   if (!dt)
     fail(path, ": unsupported .npy dtype '", h.descr,
          "' (supported: '<f4', '<f8', '<i8', '<i4', '|b1')");
-  size_t nbytes = byteSizeOf(*dt, h.shape, path);
+  size_t nbytes = checkedTensorBytes(*dt, h.shape, path);
   size_t dataStart = headerStart + headerLen;
   if (bytes.size() - dataStart < nbytes)
     fail(path, ": truncated .npy data: expected ", nbytes, " bytes for ", dtypeName(*dt),
@@ -409,7 +418,7 @@ Tensor tensorFromProto(const onnx::TensorProto &p, const std::string &baseDir,
   if (p.has_segment())
     fail(what, ": segmented tensors are not supported");
   Shape shape(p.dims().begin(), p.dims().end());
-  size_t nbytes = byteSizeOf(*dt, shape, what);
+  size_t nbytes = checkedTensorBytes(*dt, shape, what);
   Tensor t;
   auto fillRaw = [&](const std::string &raw) {
     if (raw.size() != nbytes)
@@ -465,13 +474,17 @@ void tensorToProto(const Tensor &t, onnx::TensorProto &p) {
 }
 
 Tensor readTensorProtoFile(const std::string &path) {
-  std::string bytes = readWholeFile(path);
+  std::string base = fs::path(path).parent_path().string();
+  return parseTensorProto(readWholeFile(path), base.empty() ? "." : base, path);
+}
+
+Tensor parseTensorProto(const std::string &bytes, const std::string &baseDir,
+                        const std::string &path) {
   onnx::TensorProto p;
   if (!p.ParseFromString(bytes))
     fail(path, ": not a valid ONNX TensorProto (protobuf parse failed)");
   std::string what = path + (p.name().empty() ? "" : " (tensor '" + p.name() + "')");
-  std::string base = fs::path(path).parent_path().string();
-  return tensorFromProto(p, base.empty() ? "." : base, what);
+  return tensorFromProto(p, baseDir, what);
 }
 
 Tensor readTensorFile(const std::string &path) {

@@ -11,7 +11,21 @@ class TensorProto;
 
 namespace adjoint {
 
+// The largest tensor a reader here or the ONNX importer will create, in bytes. Sizes come from
+// untrusted headers and dims, so each is checked against this before anything is allocated; the
+// tools set it from --max-tensor-bytes.
+constexpr uint64_t kDefaultMaxTensorBytes = uint64_t{4} << 30; // 4 GiB
+uint64_t maxTensorBytes();
+void setMaxTensorBytes(uint64_t bytes);
+// Bytes of a tensor of this type and shape; an Error naming `what` when the count overflows or
+// the size passes maxTensorBytes().
+uint64_t checkedTensorBytes(DType dt, const Shape &shape, const std::string &what);
+
 Tensor readNpy(const std::string &path);
+// The in-memory forms (fuzzing, tests): `what` names the bytes in messages.
+Tensor parseNpy(const std::string &bytes, const std::string &what);
+Tensor parseTensorProto(const std::string &bytes, const std::string &baseDir,
+                        const std::string &what);
 void writeNpy(const std::string &path, const Tensor &t); // atomic
 Tensor readTensorProtoFile(const std::string &path);
 // By extension: .npy or .pb.

@@ -121,8 +121,11 @@ void registerElementwiseGrads(OpRegistry &r) {
     return binary(g, g.dy(), g.needs(1) ? g.neg(g.dy()) : nullptr);
   });
   r.setGrad("", "Mul", [](GradContext &g) {
-    return binary(g, g.needs(0) ? g.mul(g.dy(), g.x(1)) : nullptr,
-                  g.needs(1) ? g.mul(g.dy(), g.x(0)) : nullptr);
+    // Built in operand order: function arguments are evaluated in an unspecified order (gcc and
+    // clang differ), and the IR must not depend on the compiler.
+    Value *da = g.needs(0) ? g.mul(g.dy(), g.x(1)) : nullptr;
+    Value *db = g.needs(1) ? g.mul(g.dy(), g.x(0)) : nullptr;
+    return binary(g, da, db);
   });
   // d(a/b) = dy/b, and -dy a/b^2 = -(dy/b) (a/b) for b, reusing both the quotient and dy/b.
   r.setGrad("", "Div", [](GradContext &g) {

@@ -41,7 +41,7 @@ namespace {
 
 class Partition {
 public:
-  Partition(Function &f, PassContext &ctx, int64_t maxOps) : f_(f), ctx_(ctx), maxOps_(maxOps) {
+  Partition(Function &f, PassContext &ctx, int64_t maxOps) : ctx_(ctx), maxOps_(maxOps) {
     for (const auto &op : f.ops()) {
       index_[op.get()] = ops_.size();
       ops_.push_back(op.get());
@@ -216,7 +216,6 @@ private:
     return nullptr;
   }
 
-  Function &f_;
   PassContext &ctx_;
   int64_t maxOps_;
   std::vector<Op *> ops_;

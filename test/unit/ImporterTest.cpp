@@ -404,11 +404,14 @@ TEST(Importer, ExternalDataMissingOrShortIsAnError) {
 }
 
 TEST(Importer, ShapeInferenceErrorsNameTheModel) {
+  // ONNX shape inference runs after the graph is built, as a check of declared value_info.
   ModelBuilder b;
   b.input("x", {2, 3});
-  b.input("z", {4, 5});
-  b.node("Add", {"x", "z"}, {"y"}, "add");
+  b.node("Relu", {"x"}, {"h"}, "relu1");
+  b.node("Relu", {"h"}, {"y"}, "relu2");
   b.output("y");
+  std::vector<Dim> wrong{int64_t{4}, int64_t{5}};
+  ModelBuilder::setType(*b.g().add_value_info(), "h", onnx::TensorProto::FLOAT, &wrong);
   std::string path = b.save();
   std::string msg = importError(path);
   EXPECT_CONTAINS(msg, path);

@@ -69,7 +69,9 @@ void putPoints(Writer &w, const std::vector<Point> &pts) {
 
 std::vector<Point> getPoints(Reader &r) {
   uint64_t n = r.pod<uint64_t>();
-  r.need(n * 40);
+  // Divided, not multiplied: a damaged count times 40 could wrap around to a small number.
+  check(n <= (r.bytes.size() - r.pos) / 40, r.what,
+        ": corrupt checkpoint (a curve runs past the end)");
   std::vector<Point> pts(n);
   for (Point &p : pts) {
     p.step = r.pod<int64_t>();

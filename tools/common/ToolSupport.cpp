@@ -1,9 +1,11 @@
 #include "common/ToolSupport.h"
+#include "Frontend/TensorIO.h"
 #include "IR/Parser.h"
 #include "Ops/Verify.h"
 #include "Support/Error.h"
 
 #include <charconv>
+#include <cstdint>
 #include <iostream>
 #include <iterator>
 #include <new>
@@ -41,6 +43,28 @@ int64_t parseInt(const std::string &text, const char *what) {
   if (ec != std::errc() || p != text.data() + text.size())
     fail(what, " expects an integer, got '", text, "'");
   return v;
+}
+
+const char *const kMaxTensorBytesHelp =
+    "  --max-tensor-bytes=N   refuse any tensor (initializer, input, intermediate) larger than\n"
+    "                         N bytes; K, M, G suffixes (binary)           [4G]\n";
+
+void parseMaxTensorBytes(const std::string &text) {
+  std::string digits = text;
+  int shift = 0;
+  if (!digits.empty()) {
+    switch (digits.back()) {
+    case 'K': case 'k': shift = 10; break;
+    case 'M': case 'm': shift = 20; break;
+    case 'G': case 'g': shift = 30; break;
+    }
+    if (shift)
+      digits.pop_back();
+  }
+  int64_t n = parseInt(digits, "--max-tensor-bytes");
+  check(n > 0, "--max-tensor-bytes must be positive, got '", text, "'");
+  check(n <= (INT64_MAX >> shift), "--max-tensor-bytes '", text, "' is too large");
+  setMaxTensorBytes((uint64_t)n << shift);
 }
 
 void parseDimBinding(const std::string &text, ImportOptions &opts) {

@@ -20,6 +20,11 @@ void parseDimBinding(const std::string &text, ImportOptions &opts);
 // NAME=VALUE split; throws Error naming `flag` when there is no '='.
 std::pair<std::string, std::string> splitAssignment(const std::string &text, const char *flag);
 int64_t parseInt(const std::string &text, const char *what);
+// "--max-tensor-bytes N[K|M|G]" (binary units): the largest tensor a model or input file may
+// declare (Frontend/TensorIO.h's maxTensorBytes); throws Error on malformed text.
+void parseMaxTensorBytes(const std::string &text);
+// Its --help line, the same in every tool.
+extern const char *const kMaxTensorBytesHelp;
 
 // Walks a command line whose flags take values as --flag=VALUE or --flag VALUE.
 class ArgCursor {
