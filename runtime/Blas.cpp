@@ -60,7 +60,6 @@ struct GemmTimer {
   std::chrono::steady_clock::time_point t0;
 };
 
-
 // Products smaller than this (m*n*k) run in one call: splitting costs a pool wake-up (microseconds).
 constexpr int64_t kSplitWork = int64_t(1) << 19;
 

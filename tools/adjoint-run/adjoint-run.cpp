@@ -2,9 +2,11 @@
 // also attaches a loss, differentiates, and writes loss.npy and grad.<initializer>.npy.
 //   adjoint-run MODEL.(onnx|adj) [--backend=interp|jit] [--input NAME=PATH]... [--output-dir DIR]
 //               [--dim name=N]... [--loss=KIND --target PATH [--train-mode] [--freeze=P,...]]
+#include "CodeGen/GpuFunction.h"
 #include "CodeGen/Jit.h"
 #include "Frontend/TensorIO.h"
 #include "Interpreter/Interpreter.h"
+#include "Interpreter/Numerics.h"
 #include "Support/Error.h"
 #include "Transforms/PassManager.h"
 #include "common/ToolSupport.h"
@@ -27,9 +29,13 @@ static void printHelp() {
          "the name become '_'). Inputs are .npy files or ONNX TensorProto .pb files.\n"
          "\n  --backend=jit      compile with LLVM for this CPU and run natively (the default)\n"
          "  --backend=interp   the reference interpreter: slow, obviously correct\n"
+         "  --backend=cuda     compile for the NVIDIA GPU (PTX, cuBLAS) and run it there\n"
+         "                     (docs/gpu.md); cuda-emulator runs the same plan on this CPU\n"
+         "  --gpu-arch=sm_NN   the GPU architecture (default: the device's own)\n"
          "  --input NAME=PATH  value of graph input NAME; every input must be given\n"
          "  --output-dir DIR   where outputs go (default: the current directory)\n"
          "  --dim NAME=N       bind a symbolic ONNX dimension (inputs bind them too)\n"
+         "  --max-tensor-bytes=N  refuse any tensor larger than N bytes (K, M, G) [4G]\n"
          "\ngradients:\n"
          "  --loss=KIND        attach a loss to the first output (cross-entropy, mse, l1,\n"
          "                     bce-with-logits; mean over the batch, as PyTorch) and write\n"
@@ -48,7 +54,30 @@ static void printHelp() {
          "\ntiming:\n"
          "  --time             print compile and run times to stderr\n"
          "  --repeat=N         run N times (the outputs of the last run are written); --time\n"
-         "                     reports the mean\n";
+         "                     reports the mean\n"
+         "\nnumerics:\n"
+         "  --check-numerics   when an output holds NaN or Inf, name it and the first op whose\n"
+         "                     result does (found on the interpreter, unfused), exit 1\n";
+}
+
+// --check-numerics: a non-finite output is an error naming the output and the first op (in the
+// unfused graph, rebuilt by `rebuild`, run on the interpreter) whose result is non-finite.
+template <typename Rebuild>
+static void checkOutputsFinite(const Function &fn, const std::vector<Tensor> &outs,
+                               Rebuild rebuild, const std::map<std::string, Tensor> &inputs) {
+  std::string bad;
+  for (size_t i = 0; i < outs.size() && bad.empty(); ++i)
+    if (int64_t n = countNonFinite(outs[i]))
+      bad = "output '" + fn.outputs()[i].name + "' holds " + std::to_string(n) + " non-finite of " +
+            std::to_string(outs[i].numel()) + " elements";
+  if (bad.empty())
+    return;
+  auto module = rebuild();
+  std::optional<NonFiniteOp> first = firstNonFiniteOp(*module->main(), inputs);
+  fail("check-numerics: ", bad, first ? "; the first op with a non-finite result is " +
+                                            first->describe(*module->main())
+                                      : std::string("; every op's result is finite on the "
+                                                    "interpreter (the backends disagree)"));
 }
 
 // Output names come from the model, which may be hostile: keep them inside the output folder.
@@ -64,8 +93,10 @@ static std::string fileNameFor(const std::string &name) {
 int main(int argc, char **argv) {
   return runTool("adjoint-run", [&] {
     std::string model, backend = "jit", outDir = ".", loss, target, freeze;
+    GpuOptions gpuOpts;
     bool trainMode = false, timing = false, fuse = true;
     int64_t threads = 0, repeat = 1;
+    bool checkNumerics = false;
     JitOptions jitOpts;
     std::vector<std::pair<std::string, std::string>> inputPaths;
     ImportOptions importOpts;
@@ -78,10 +109,14 @@ int main(int argc, char **argv) {
         return 0;
       } else if (is("--backend")) {
         backend = value("--backend");
+      } else if (is("--gpu-arch")) {
+        gpuOpts.arch = value("--gpu-arch");
       } else if (is("--input")) {
         inputPaths.push_back(splitAssignment(value("--input"), "--input"));
       } else if (is("--output-dir")) {
         outDir = value("--output-dir");
+      } else if (is("--max-tensor-bytes")) {
+        parseMaxTensorBytes(value("--max-tensor-bytes"));
       } else if (is("--dim")) {
         parseDimBinding(value("--dim"), importOpts);
       } else if (is("--loss")) {
@@ -106,6 +141,8 @@ int main(int argc, char **argv) {
         fuse = false;
       } else if (a == "--no-memory-plan") {
         jitOpts.lowering.memoryPlan = false;
+      } else if (a == "--check-numerics") {
+        checkNumerics = true;
       } else if (a == "--time") {
         timing = true;
       } else if (a == "--train-mode") {
@@ -118,8 +155,8 @@ int main(int argc, char **argv) {
       }
     }
     check(!model.empty(), "no model given (see --help)");
-    check(backend == "interp" || backend == "jit", "unknown backend '", backend,
-          "' (available: interp, jit)");
+    check(backend == "interp" || backend == "jit" || backend == "cuda" || backend == "cuda-emulator",
+          "unknown backend '", backend, "' (available: interp, jit, cuda, cuda-emulator)");
 
     std::map<std::string, Tensor> inputs;
     for (const auto &[name, path] : inputPaths) {
@@ -135,26 +172,31 @@ int main(int argc, char **argv) {
       check(!inputs.count("target"), "--target and --input target=... both given");
       inputs["target"] = readTensorFile(target);
     }
-    auto module = loadModule(model, importOpts);
-    // ONNX Gradient ops (ai.onnx.preview.training) run as the adjoint graph they stand for.
-    PassContext passCtx;
-    for (const auto &f : module->functions())
-      runExpandGradient(*f, passCtx);
-    if (!loss.empty()) {
-      // The training-step graph: the loss on the first output, then its gradients.
-      PassContext ctx;
-      ctx.options["attach-loss"] = loss;
-      ctx.options["freeze"] = freeze;
-      std::vector<const PassInfo *> passes;
-      for (const char *name : {"train-mode", "attach-loss", "autodiff"}) {
-        if (std::string(name) == "train-mode" && !trainMode)
-          continue;
-        const PassInfo *p = findPass(name);
-        check(p != nullptr, "internal error: pass ", name, " is not registered");
-        passes.push_back(p);
+    // The graph to run (rebuilt unfused for --check-numerics).
+    auto buildModule = [&] {
+      auto module = loadModule(model, importOpts);
+      // ONNX Gradient ops (ai.onnx.preview.training) run as the adjoint graph they stand for.
+      PassContext passCtx;
+      for (const auto &f : module->functions())
+        runExpandGradient(*f, passCtx);
+      if (!loss.empty()) {
+        // The training-step graph: the loss on the first output, then its gradients.
+        PassContext ctx;
+        ctx.options["attach-loss"] = loss;
+        ctx.options["freeze"] = freeze;
+        std::vector<const PassInfo *> passes;
+        for (const char *name : {"train-mode", "attach-loss", "autodiff"}) {
+          if (std::string(name) == "train-mode" && !trainMode)
+            continue;
+          const PassInfo *p = findPass(name);
+          check(p != nullptr, "internal error: pass ", name, " is not registered");
+          passes.push_back(p);
+        }
+        runPipeline(*module, passes, ctx, {});
       }
-      runPipeline(*module, passes, ctx, {});
-    }
+      return module;
+    };
+    auto module = buildModule();
     const Function &fn = *module->main();
     for (Value *in : fn.inputs())
       if (!inputs.count(in->name()))
@@ -187,6 +229,22 @@ int main(int argc, char **argv) {
                      1e3 * st.codegenSeconds, 1e3 * st.linkSeconds,
                      st.cacheHit ? "; cache hit" : "", (long long)st.opFunctions, jitThreads());
       }
+    } else if (backend == "cuda" || backend == "cuda-emulator") {
+      if (fuse) {
+        PassContext fuseCtx;
+        runPipeline(*module, {findPass("fuse")}, fuseCtx, {});
+      }
+      auto gpu = GpuFunction::compile(*module->main(),
+                                      backend == "cuda" ? GpuBackend::Cuda : GpuBackend::Emulator, gpuOpts);
+      for (int64_t r = 0; r < repeat; ++r) {
+        auto t0 = Clock::now();
+        outs = gpu->run(inputs);
+        runSeconds += std::chrono::duration<double>(Clock::now() - t0).count();
+      }
+      if (timing)
+        std::fprintf(stderr, "adjoint-run: %s compile %.1f ms, %zu steps, device %s, last step %.3f ms on the device\n",
+                     backend.c_str(), 1e3 * gpu->compileSeconds(), gpu->plan().steps.size(),
+                     gpu->device().describe().c_str(), gpu->lastStepMs());
     } else {
       for (int64_t r = 0; r < repeat; ++r) {
         auto t0 = Clock::now();
@@ -203,6 +261,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < outs.size(); ++i)
       writeNpy((std::filesystem::path(outDir) / (fileNameFor(fn.outputs()[i].name) + ".npy")).string(),
                outs[i]);
+    if (checkNumerics)
+      checkOutputsFinite(fn, outs, [&] { return buildModule(); }, inputs);
     return 0;
   });
 }

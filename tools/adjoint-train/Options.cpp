@@ -42,6 +42,7 @@ void printTrainHelp() {
          "  --loss=KIND[:OUTPUT]   cross-entropy, mse, l1, bce-with-logits on OUTPUT (default the\n"
          "                         first output)                           [cross-entropy]\n"
          "  --dim NAME=N           bind a symbolic input dimension other than the batch\n"
+      << tools::kMaxTensorBytesHelp <<
          "  --freeze=P[,P...]      parameters (initializers) to leave untrained\n"
          "\noptimizer (PyTorch's formulas and defaults; docs/optimizers.md):\n"
          "  --optimizer=NAME       sgd, adam, adamw, rmsprop, adagrad           [adam]\n"
@@ -84,6 +85,7 @@ void printTrainHelp() {
       << "]\n"
          "                         (jit: a step it cannot compile yet runs on the interpreter\n"
          "                         unless --backend=jit was given)\n"
+         "  --device=cpu|cuda      cuda: train on the NVIDIA GPU (= --backend=cuda, docs/gpu.md)\n"
          "  --threads=N            threads: jit loops and BLAS; the interpreter runs that many\n"
          "                         evaluation batches at once (0 = every core)  [0]\n"
          "  --seed=S               data order, synthetic data, dropout masks    [0]\n"
@@ -142,6 +144,8 @@ bool parseTrainOptions(int argc, char **argv, TrainOptions &o) {
       o.shuffle = false;
     } else if (flag == "--loss") {
       o.loss = value();
+    } else if (flag == "--max-tensor-bytes") {
+      tools::parseMaxTensorBytes(value());
     } else if (flag == "--dim") {
       ImportOptions io;
       tools::parseDimBinding(value(), io);
@@ -200,6 +204,11 @@ bool parseTrainOptions(int argc, char **argv, TrainOptions &o) {
     } else if (flag == "--backend") {
       o.backend = value();
       checkBackend(o.backend);
+      o.backendGiven = true;
+    } else if (flag == "--device") {
+      std::string d = value();
+      check(d == "cpu" || d == "cuda", "--device expects cpu or cuda, got '", d, "'");
+      o.backend = d == "cuda" ? "cuda" : defaultBackend();
       o.backendGiven = true;
     } else if (flag == "--threads") {
       o.threads = (int)parsePositive(value(), flag, true);
