@@ -20,9 +20,7 @@ Buffer::Buffer(size_t bytes) : n_(bytes) {
 
 void Buffer::Free::operator()(uint8_t *p) const { std::free(p); }
 
-int64_t dropoutSeed(uint64_t seed, int64_t step) {
-  return (int64_t)(data::streamSeed(seed, (1ull << 40) + (uint64_t)step) >> 1);
-}
+int64_t dropoutSeed(uint64_t seed, int64_t step) { return data::dropoutStepSeed(seed, step); }
 
 double scalarAt(int32_t dtype, const void *p, int64_t i) {
   switch (dtype) {

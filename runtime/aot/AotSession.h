@@ -80,7 +80,7 @@ private:
 void countCorrect(const std::string &lossKind, const TensorInfo &pred, const void *predData,
                   int32_t targetDType, const void *target, double &correct, int64_t &count);
 
-// adjoint-train's Dropout seed of a step (Trainer.cpp): a new mask each step, reproducible from
+// adjoint-train's Dropout seed of a step (data::dropoutStepSeed): a new mask each step, reproducible from
 // (seed, step), so a resumed run draws what an uninterrupted one would.
 int64_t dropoutSeed(uint64_t seed, int64_t step);
 

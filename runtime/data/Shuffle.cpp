@@ -31,6 +31,10 @@ uint64_t streamSeed(uint64_t seed, uint64_t stream) {
   return g.next();
 }
 
+int64_t dropoutStepSeed(uint64_t seed, int64_t step) {
+  return (int64_t)(streamSeed(seed, (1ull << 40) + (uint64_t)step) >> 1);
+}
+
 std::vector<int64_t> epochOrder(int64_t n, uint64_t seed, int64_t epoch, bool shuffle) {
   std::vector<int64_t> order((size_t)n);
   std::iota(order.begin(), order.end(), 0);

@@ -29,6 +29,10 @@ private:
 // one seed are unrelated.
 uint64_t streamSeed(uint64_t seed, uint64_t stream);
 
+// The `dropout_seed` input of training step `step` (1-based): a function of (seed, step) alone, so
+// a resumed run and an ahead-of-time trainer draw the masks an uninterrupted adjoint-train does.
+int64_t dropoutStepSeed(uint64_t seed, int64_t step);
+
 // Example indices of epoch `epoch` (0-based): 0..n-1 shuffled with SplitMix64(streamSeed(seed,
 // 1000 + epoch)), or in order when !shuffle.
 std::vector<int64_t> epochOrder(int64_t n, uint64_t seed, int64_t epoch, bool shuffle);

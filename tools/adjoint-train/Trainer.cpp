@@ -23,8 +23,7 @@ double Trainer::epochFraction() const {
 }
 
 Tensor Trainer::dropoutSeed(int64_t step) const {
-  return Tensor::scalar<int64_t>(
-      (int64_t)(data::streamSeed(state_.seed, (1ull << 40) + (uint64_t)step) >> 1));
+  return Tensor::scalar<int64_t>(data::dropoutStepSeed(state_.seed, step));
 }
 
 void Trainer::numericsFailure(const data::Batch &b, const std::map<std::string, Tensor> &inputs,
