@@ -80,8 +80,8 @@ private:
 void countCorrect(const std::string &lossKind, const TensorInfo &pred, const void *predData,
                   int32_t targetDType, const void *target, double &correct, int64_t &count);
 
-// adjoint-train's Dropout seed of a step (data::dropoutStepSeed): a new mask each step, reproducible from
-// (seed, step), so a resumed run draws what an uninterrupted one would.
+// adjoint-train's Dropout seed of a step (data::dropoutStepSeed): a new mask each step,
+// reproducible from (seed, step), so a resumed run draws what an uninterrupted one would.
 int64_t dropoutSeed(uint64_t seed, int64_t step);
 
 double scalarAt(int32_t dtype, const void *p, int64_t i);
