@@ -4,6 +4,7 @@
 // naming the step, a dataset that does not fit is refused before training, and the trained model
 // keeps the original graph with the trained values (BatchNorm statistics included).
 #include "Backend.h"
+#include "TrainTestSupport.h"
 #include "Checkpoint.h"
 #include "Frontend/OnnxExporter.h"
 #include "Frontend/TensorIO.h"
@@ -30,80 +31,9 @@
 
 using namespace adjoint;
 using namespace adjoint::train;
+using namespace adjoint::train::testing;
 namespace fs = std::filesystem;
 
-namespace {
-
-const std::string kMlp = std::string(ADJOINT_SOURCE_DIR) + "/models/fashion_mlp.onnx";
-const std::string kCnn = std::string(ADJOINT_SOURCE_DIR) + "/models/fashion_cnn_bn.onnx";
-
-std::string tempDir() {
-  static int counter = 0;
-  fs::path dir = fs::path(testing::TempDir()) /
-                 ("traintest_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-TrainOptions baseOptions(const std::string &model, const std::string &data) {
-  TrainOptions o;
-  o.model = model;
-  o.data = data;
-  o.backend = "interp";
-  o.progress = "none";
-  o.batch = 32;
-  o.threads = 2;
-  return o;
-}
-
-struct Outcome {
-  TrainResult result;
-  TrainState state;
-  std::string output;
-};
-
-Outcome runTraining(const TrainOptions &o) {
-  std::ostringstream out;
-  Trainer t(o, out);
-  Outcome r;
-  r.result = t.run();
-  r.state = t.state();
-  r.output = out.str();
-  return r;
-}
-
-std::string errorOf(const TrainOptions &o) {
-  try {
-    runTraining(o);
-  } catch (const std::exception &e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-double meanLoss(const std::vector<Point> &pts, size_t from, size_t to) {
-  double s = 0;
-  for (size_t i = from; i < to; ++i)
-    s += pts[i].loss;
-  return s / (double)(to - from);
-}
-
-void expectSameTensors(const std::map<std::string, Tensor> &a,
-                       const std::map<std::string, Tensor> &b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto &[name, t] : a) {
-    ASSERT_TRUE(b.count(name)) << name;
-    EXPECT_TRUE(t.identical(b.at(name))) << name << " differs";
-  }
-}
-
-std::string npy(const std::string &dir, const std::string &name, const Tensor &t) {
-  std::string p = dir + "/" + name;
-  writeNpy(p, t);
-  return p;
-}
-
-} // namespace
 
 TEST(Train, SyntheticLossFalls) {
   TrainOptions o = baseOptions(kMlp, "synthetic,train=192,test=64");
@@ -412,30 +342,6 @@ TEST(Train, CheckNumericsNamesTheFirstOpAndGradient) {
       << detail;
   EXPECT_NE(detail.find("forward pass"), std::string::npos) << detail;
   EXPECT_NE(detail.find("the first non-finite gradient is grad."), std::string::npos) << detail;
-}
-
-// input[32,784] -> Gemm -> Dropout(0.5) -> Gemm -> logits[32,10], written as ONNX.
-std::string dropoutMlp(const std::string &dir) {
-  std::mt19937 rng(5);
-  std::normal_distribution<float> n(0, 0.05f);
-  auto weights = [&](Shape s) {
-    Tensor t(DType::F32, s);
-    for (int64_t i = 0; i < t.numel(); ++i)
-      t.data<float>()[i] = n(rng);
-    return t;
-  };
-  Module m;
-  Function *f = m.addFunction("main");
-  Value *x = f->addInput("input", {DType::F32, {32, 784}});
-  Value *w1 = f->addParam("w1", {DType::F32, {784, 64}}, weights({784, 64}));
-  Value *w2 = f->addParam("w2", {DType::F32, {64, 10}}, weights({64, 10}));
-  Value *h = buildOp(*f, "Relu", {buildOp(*f, "Gemm", {x, w1})->result()})->result();
-  Value *ratio = buildConstant(*f, Tensor::scalar(0.5f));
-  Value *d = buildOp(*f, "Dropout", {h, ratio})->result();
-  f->addOutput("logits", buildOp(*f, "Gemm", {d, w2})->result());
-  std::string path = dir + "/dropout_mlp.onnx";
-  exportOnnxFile(*f, path);
-  return path;
 }
 
 TEST(Train, DropoutDrawsANewMaskEachStepOnEveryBackend) {

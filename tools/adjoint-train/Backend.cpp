@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 
 namespace adjoint::train {
 
@@ -24,6 +25,8 @@ void checkBackend(const std::string &name) {
   }
   fail("unknown backend '", name, "' (available: ", list, ")");
 }
+
+ResidentStep::~ResidentStep() = default;
 
 namespace {
 
@@ -54,14 +57,66 @@ CompiledStep jitted(Function &fn, const BackendOptions &opts) {
   return s;
 }
 
-// The GPU: fused like the JIT, then the step's state stays on the device between calls
-// (GpuFunction::runResident).
+class GpuResident : public ResidentStep {
+public:
+  GpuResident(std::shared_ptr<GpuFunction> g, const Function &fn) : g_(std::move(g)) {
+    for (const auto &o : fn.outputs())
+      outputs_.push_back(o.name);
+    for (Value *v : fn.inputs())
+      inputs_.insert(v->name());
+    for (Value *v : fn.params())
+      inputs_.insert(v->name());
+  }
+  void load(const std::map<std::string, Tensor> &state) override {
+    if (!fedBack_) {
+      for (const std::string &o : outputs_)
+        if (o.rfind("new.", 0) == 0 && inputs_.count(o.substr(4)))
+          g_->feedBack(o, o.substr(4));
+      fedBack_ = true;
+    }
+    for (const auto &[name, t] : state)
+      set(name, t);
+  }
+  std::vector<Tensor> step(const std::map<std::string, Tensor> &inputs,
+                           const std::vector<size_t> &outputs) override {
+    check(fedBack_, "internal error: a resident step ran before its state was loaded");
+    for (const auto &[name, t] : inputs)
+      set(name, t);
+    g_->step();
+    std::vector<Tensor> outs(outputs_.size());
+    for (size_t i : outputs) {
+      check(i < outs.size(), "internal error: the step has no output ", i);
+      outs[i] = g_->get(outputs_[i]);
+      bytesDown += (int64_t)outs[i].byteSize();
+    }
+    return outs;
+  }
+  Tensor read(const std::string &name) override {
+    Tensor t = g_->get(name);
+    bytesDown += (int64_t)t.byteSize();
+    return t;
+  }
+
+private:
+  void set(const std::string &name, const Tensor &t) {
+    g_->set(name, t);
+    bytesUp += (int64_t)t.byteSize();
+  }
+  std::shared_ptr<GpuFunction> g_;
+  std::vector<std::string> outputs_;
+  std::set<std::string> inputs_;
+  bool fedBack_ = false;
+};
+
+// The GPU: fused like the JIT. run() keeps on the device what the caller passes back unchanged
+// (GpuFunction::runResident); `resident` keeps the whole training state there.
 CompiledStep onGpu(Function &fn, GpuBackend backend) {
   PassContext ctx;
   runPipeline(*fn.module(), {findPass("fuse")}, ctx, {});
   std::shared_ptr<GpuFunction> g = GpuFunction::compile(fn, backend);
   CompiledStep s;
   s.run = [g](const std::map<std::string, Tensor> &inputs) { return g->runResident(inputs); };
+  s.resident = std::make_shared<GpuResident>(g, fn);
   s.backend = backend == GpuBackend::Cuda ? "cuda" : "cuda-emulator";
   s.note = "device: " + g->device().describe();
   return s;

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,8 +22,30 @@ struct BackendOptions {
   bool fallback = false; // when the JIT cannot compile a step, use the interpreter (and say so)
 };
 
+// A step whose device keeps the training state between calls (cuda, cuda-emulator): the loop
+// loads the state once, then passes only what changes each step (batch, lr, step number, seed)
+// and downloads only the outputs it reads; parameters and optimizer state stay on the device,
+// updated there by the step, until the loop reads them back (evaluation, checkpoints, export).
+class ResidentStep {
+public:
+  virtual ~ResidentStep();
+  // Uploads every state tensor (parameters and optimizer state, by step input name).
+  virtual void load(const std::map<std::string, Tensor> &state) = 0;
+  // Uploads `inputs`, runs the step, applies the new.X -> X updates on the device, and
+  // downloads the outputs at `outputs` (the rest come back empty).
+  virtual std::vector<Tensor> step(const std::map<std::string, Tensor> &inputs,
+                                   const std::vector<size_t> &outputs) = 0;
+  // A state tensor as the steps so far left it.
+  virtual Tensor read(const std::string &name) = 0;
+  // Host<->device traffic so far, in bytes.
+  int64_t bytesUp = 0, bytesDown = 0;
+};
+
 struct CompiledStep {
   StepFn run;
+  // Non-null when the backend can keep the state on its device (then run() still works: it
+  // uploads what changed and downloads every output).
+  std::shared_ptr<ResidentStep> resident;
   std::string backend; // the one that compiled it (interp after a fallback)
   std::string note;    // why it fell back, or ""
   // Calls may run concurrently (the interpreter only reads the graph; a compiled function has

@@ -64,6 +64,15 @@ std::string Trainer::keepLastGoodState() {
   if (opts_.checkpoint.empty())
     return "";
   std::string path = opts_.checkpoint;
+  if (stateLost_) {
+    std::string kept = std::get<0>(lastSaved_) == path
+                           ? " The checkpoint " + path + " (after step " +
+                                 std::to_string(std::get<1>(lastSaved_)) + ") was left as it was."
+                           : "";
+    return " The device updates the state in place, so the state before this step was not kept." +
+           kept + " (--check-numerics keeps each step's state on the host and saves the last good "
+           "one.)";
+  }
   if (firstNonFinite(state_.params) || firstNonFinite(state_.optState))
     return " The checkpoint " + path + " was left as it was: the state before this step is "
            "not finite either.";
@@ -76,11 +85,59 @@ std::string Trainer::keepLastGoodState() {
          path + "; continue with --resume=" + path + " and a lower --lr.";
 }
 
+void Trainer::syncState() {
+  if (!hostStale_ || resident_ == nullptr)
+    return;
+  for (const auto &[i, name] : resident_->updates) {
+    auto it = state_.params.find(name);
+    (it != state_.params.end() ? it->second : state_.optState[name]) =
+        resident_->compiled.resident->read(name);
+  }
+  hostStale_ = false;
+}
+
+std::string Trainer::deviceTraffic() const {
+  int64_t up = 0, down = 0;
+  for (const Step *st : residentSteps_) {
+    up += st->compiled.resident->bytesUp;
+    down += st->compiled.resident->bytesDown;
+  }
+  auto size = [](double bytes) {
+    return bytes < 1e6 ? fixed(bytes / 1e3, 1) + " kB" : fixed(bytes / 1e6, 1) + " MB";
+  };
+  int64_t steps = std::max<int64_t>(1, s_->steps);
+  std::ostringstream os;
+  os << size((double)up) << " to the device (the state " << loads_ << "x, "
+     << size((double)loadedBytes_ / (double)std::max<int64_t>(1, loads_)) << " each; "
+     << size((double)(up - loadedBytes_) / (double)steps) << " of batch per step), "
+     << size((double)down) << " back (" << size((double)down / (double)steps)
+     << " per step with the state reads)";
+  return os.str();
+}
+
+std::vector<Tensor> Trainer::runResident(Step &st, const std::map<std::string, Tensor> &stepInputs) {
+  ResidentStep &r = *st.compiled.resident;
+  if (resident_ != &st) {
+    // Another step (the other batch size) has the newest state: it comes back through the host,
+    // once per change of owner (twice an epoch when the last batch is smaller).
+    syncState();
+    std::map<std::string, Tensor> all = state_.params;
+    all.insert(state_.optState.begin(), state_.optState.end());
+    r.load(all);
+    for (const auto &[name, t] : all)
+      loadedBytes_ += (int64_t)t.byteSize();
+    loads_++;
+    residentSteps_.insert(&st);
+    resident_ = &st;
+  }
+  hostStale_ = true;
+  return r.step(stepInputs, {st.lossIndex, st.predIndex});
+}
+
 void Trainer::trainStep(const data::Batch &b) {
   Step &st = builder_->train(b.size);
   int64_t step = state_.step + 1;
-  std::map<std::string, Tensor> inputs = state_.params;
-  inputs.insert(state_.optState.begin(), state_.optState.end());
+  std::map<std::string, Tensor> inputs;
   inputs[builder_->dataInput()] = toTensor(b.x, builder_->inputDType());
   Tensor target = toTensor(b.y, data_->targetType.dtype);
   inputs["target"] = target;
@@ -92,7 +149,18 @@ void Trainer::trainStep(const data::Batch &b) {
   if (st.fn->findArg(kDropoutSeedInput))
     inputs[kDropoutSeedInput] = dropoutSeed(step);
 
-  std::vector<Tensor> outs = st.compiled.run(inputs);
+  // --check-numerics inspects every update before it is applied, so it keeps the state on the
+  // host even on a device that could hold it.
+  bool resident = st.compiled.resident && !opts_.checkNumerics;
+  bool hostHadState = !hostStale_;
+  std::vector<Tensor> outs;
+  if (resident) {
+    outs = runResident(st, inputs);
+  } else {
+    inputs.insert(state_.params.begin(), state_.params.end());
+    inputs.insert(state_.optState.begin(), state_.optState.end());
+    outs = st.compiled.run(inputs);
+  }
   double loss = outs[st.lossIndex].getDouble(0);
   std::string badParam;
   if (opts_.checkNumerics) {
@@ -104,12 +172,21 @@ void Trainer::trainStep(const data::Batch &b) {
     else if (auto badState = firstNonFinite(optState))
       badParam = "optimizer state " + *badState;
   }
-  if (!std::isfinite(loss) || !badParam.empty())
+  if (!std::isfinite(loss) || !badParam.empty()) {
+    if (resident) {
+      // The device applied this step's updates in place: its state is lost, and the host's is
+      // the last good one only when it was read back right before this step.
+      resident_ = nullptr;
+      hostStale_ = false;
+      stateLost_ = !hostHadState;
+    }
     numericsFailure(b, inputs, loss, badParam);
-  for (const auto &[i, name] : st.updates) {
-    auto it = state_.params.find(name);
-    (it != state_.params.end() ? it->second : state_.optState[name]) = outs[i];
   }
+  if (!resident)
+    for (const auto &[i, name] : st.updates) {
+      auto it = state_.params.find(name);
+      (it != state_.params.end() ? it->second : state_.optState[name]) = outs[i];
+    }
   Correct c = countCorrect(builder_->lossKind(), outs[st.predIndex], target);
   state_.step = step;
   state_.batchInEpoch++;
@@ -127,6 +204,7 @@ void Trainer::trainStep(const data::Batch &b) {
 }
 
 EvalResult Trainer::evaluateNow(const std::string &label) {
+  syncState();
   EvalResult r = evaluate(*builder_, *data_, state_.params, batch_, s_->threads, &gInterrupt);
   if (r.interrupted || r.examples == 0)
     return r;
@@ -154,6 +232,7 @@ void Trainer::saveCheckpoint(const std::string &path) {
   auto key = std::make_tuple(path, state_.step, state_.testCurve.size());
   if (path.empty() || key == lastSaved_)
     return;
+  syncState();
   writeCheckpoint(path, state_);
   lastSaved_ = key;
 }
@@ -223,6 +302,7 @@ TrainResult Trainer::run() {
     s_->log.open(opts_.log, opts_.resume.empty() ? -1 : state_.step);
   TrainResult result;
   auto interrupted = [&] {
+    syncState();
     s_->progress.finishBar();
     std::string path = interruptCheckpointPath();
     saveCheckpoint(path);
@@ -293,6 +373,7 @@ TrainResult Trainer::run() {
     if (evaluateNow("step " + std::to_string(state_.step)).interrupted)
       return interrupted();
   }
+  syncState();
   result.steps = state_.step;
   result.test = lastEval_;
   result.seconds = s_->seconds;
@@ -307,6 +388,8 @@ TrainResult Trainer::run() {
   os << "trained " << s_->steps << " steps in " << fixed(s_->seconds, 1) << " s ("
      << formatRate(result.examplesPerSecond) << " examples/s, "
      << builder_->train(batch_).compiled.backend << " backend)";
+  if (resident_ != nullptr)
+    os << "\nthe training state stayed on the device: " << deviceTraffic();
   if (!opts_.output.empty()) {
     model_->writeWithInitializers(state_.params, opts_.output);
     os << "\nwrote the trained model to " << opts_.output;

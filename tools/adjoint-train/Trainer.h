@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <memory>
+#include <set>
 #include <ostream>
 #include <tuple>
 
@@ -39,6 +40,11 @@ private:
   void initState();
   void checkResumable(const TrainState &ckpt) const;
   void trainStep(const data::Batch &b);
+  // The state on a device that keeps it (CompiledStep::resident): the step whose device holds
+  // the newest state, and whether state_ is older than it.
+  std::vector<Tensor> runResident(Step &st, const std::map<std::string, Tensor> &stepInputs);
+  void syncState(); // reads the device's state into state_ when state_ is older
+  std::string deviceTraffic() const;
   void numericsFailure(const data::Batch &b, const std::map<std::string, Tensor> &inputs,
                        double loss, const std::string &badParam);
   std::string keepLastGoodState();
@@ -63,6 +69,11 @@ private:
   EvalResult lastEval_;
   int64_t lastEvalStep_ = -1;
   std::tuple<std::string, int64_t, size_t> lastSaved_{"", -1, 0}; // path, step, test points
+  Step *resident_ = nullptr;
+  bool hostStale_ = false;
+  bool stateLost_ = false; // a failed step overwrote the device's state, state_ is older
+  std::set<const Step *> residentSteps_;
+  int64_t loadedBytes_ = 0, loads_ = 0;
 };
 
 } // namespace adjoint::train
