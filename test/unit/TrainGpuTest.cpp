@@ -151,21 +151,8 @@ TEST(TrainGpu, ResumeIsBitIdenticalWithTheStateOnTheDevice) {
   o.optimizerOptions["momentum"] = "0.9";
   o.checkpoint = dir + "/full.ckpt";
   Outcome full = runTraining(o);
-  for (int64_t stopAt : {3, 4}) { // before the small last batch, and right after it
-    SCOPED_TRACE("interrupted after step " + std::to_string(stopAt));
-    TrainOptions a = o;
-    a.checkpoint = dir + "/part" + std::to_string(stopAt) + ".ckpt";
-    a.stopAfter = stopAt;
-    Outcome first = runTraining(a);
-    ASSERT_TRUE(first.result.interrupted);
-    TrainOptions b = o;
-    b.checkpoint = a.checkpoint;
-    b.resume = a.checkpoint;
-    Outcome second = runTraining(b);
-    expectSameTensors(full.state.params, second.state.params);
-    expectSameTensors(full.state.optState, second.state.optState);
-    EXPECT_EQ(full.state.testCurve.back().loss, second.state.testCurve.back().loss);
-  }
+  for (int64_t stopAt : {3, 4}) // before the small last batch, and right after it
+    expectResumesBitIdentically(o, full, stopAt, dir);
 }
 
 TEST(TrainGpu, DivergingRunSaysWhatItKept) {

@@ -81,29 +81,8 @@ TEST(Train, ResumeIsBitIdentical) {
   o.schedule = "cosine";
   Outcome full = runTraining(o);
   ASSERT_FALSE(full.result.interrupted);
-  for (int64_t stopAt : {3, 4}) { // mid-epoch, and at the epoch's end before its evaluation
-    SCOPED_TRACE("interrupted after step " + std::to_string(stopAt));
-    TrainOptions a = o;
-    a.checkpoint = dir + "/part" + std::to_string(stopAt) + ".ckpt";
-    a.stopAfter = stopAt;
-    Outcome first = runTraining(a);
-    ASSERT_TRUE(first.result.interrupted);
-    EXPECT_EQ(first.result.steps, stopAt);
-    EXPECT_NE(first.output.find("continue with --resume="), std::string::npos);
-    TrainOptions b = o;
-    b.checkpoint = a.checkpoint;
-    b.resume = a.checkpoint;
-    Outcome second = runTraining(b);
-    EXPECT_NE(second.output.find("resuming from"), std::string::npos);
-    ASSERT_FALSE(second.result.interrupted);
-    expectSameTensors(full.state.params, second.state.params);
-    expectSameTensors(full.state.optState, second.state.optState);
-    ASSERT_EQ(full.state.trainCurve.size(), second.state.trainCurve.size());
-    for (size_t i = 0; i < full.state.trainCurve.size(); ++i)
-      EXPECT_EQ(full.state.trainCurve[i].loss, second.state.trainCurve[i].loss) << i;
-    ASSERT_EQ(full.state.testCurve.size(), second.state.testCurve.size());
-    EXPECT_EQ(full.state.testCurve.back().loss, second.state.testCurve.back().loss);
-  }
+  for (int64_t stopAt : {3, 4}) // mid-epoch, and at the epoch's end before its evaluation
+    expectResumesBitIdentically(o, full, stopAt, dir);
   // The running statistics are trained state too: they moved and were checkpointed.
   ImportOptions io;
   io.dims["batch"] = 1;

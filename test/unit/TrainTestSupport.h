@@ -86,6 +86,33 @@ inline std::string npy(const std::string &dir, const std::string &name, const Te
   return p;
 }
 
+// o stopped after `stopAt` steps, then resumed from its checkpoint, ends as `full` (o run
+// uninterrupted): the same parameters, optimizer state and curves.
+inline void expectResumesBitIdentically(const TrainOptions &o, const Outcome &full, int64_t stopAt,
+                                        const std::string &dir) {
+  SCOPED_TRACE("interrupted after step " + std::to_string(stopAt));
+  TrainOptions a = o;
+  a.checkpoint = dir + "/part" + std::to_string(stopAt) + ".ckpt";
+  a.stopAfter = stopAt;
+  Outcome first = runTraining(a);
+  ASSERT_TRUE(first.result.interrupted);
+  EXPECT_EQ(first.result.steps, stopAt);
+  EXPECT_NE(first.output.find("continue with --resume="), std::string::npos);
+  TrainOptions b = o;
+  b.checkpoint = a.checkpoint;
+  b.resume = a.checkpoint;
+  Outcome second = runTraining(b);
+  EXPECT_NE(second.output.find("resuming from"), std::string::npos);
+  ASSERT_FALSE(second.result.interrupted);
+  expectSameTensors(full.state.params, second.state.params);
+  expectSameTensors(full.state.optState, second.state.optState);
+  ASSERT_EQ(full.state.trainCurve.size(), second.state.trainCurve.size());
+  for (size_t i = 0; i < full.state.trainCurve.size(); ++i)
+    EXPECT_EQ(full.state.trainCurve[i].loss, second.state.trainCurve[i].loss) << i;
+  ASSERT_EQ(full.state.testCurve.size(), second.state.testCurve.size());
+  EXPECT_EQ(full.state.testCurve.back().loss, second.state.testCurve.back().loss);
+}
+
 // input[32,784] -> Gemm -> Dropout(0.5) -> Gemm -> logits[32,10], written as ONNX.
 inline std::string dropoutMlp(const std::string &dir) {
   std::mt19937 rng(5);
