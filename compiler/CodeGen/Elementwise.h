@@ -16,6 +16,13 @@ llvm::Value *convertScalar(Builder &b, llvm::Value *v, DType from, DType to);
 // The data of a value known at compile time (a Constant op's result, a Shape op's), or nullopt.
 std::optional<Tensor> constantValue(const Value *v);
 
+// Dropout (LowerNorm.cpp, NvptxDropout.cpp): whether the op may run in training mode (false when
+// its training_mode is absent or a constant false, or its ratio a constant 0), and
+// adj_dropout_seed (runtime/DropoutSeed.h) of the seed attribute and the run-time seed operand
+// `salt` (i64) in IR: the i32 MT19937 seed.
+bool dropoutMayTrain(const Op &op);
+llvm::Value *emitDropoutSeed(Builder &b, int64_t attr, llvm::Value *salt);
+
 // Whether v's defining op can be evaluated per element inside a nest: an Elementwise lowering,
 // or an Alias that keeps the shape (Identity, StopGradient).
 bool computableInNest(const Value *v);

@@ -27,7 +27,11 @@ std::string gpuExportDir(const std::string &what) {
   std::string stem;
   for (char c : what)
     stem += std::isalnum((unsigned char)c) || c == '-' || c == '.' ? c : '_';
-  return (std::filesystem::path(root) / stem).string();
+  // Cases of several dtypes share a description: the later ones get a number.
+  std::filesystem::path dir = std::filesystem::path(root) / stem;
+  for (int k = 2; std::filesystem::exists(dir); ++k)
+    dir = std::filesystem::path(root) / (stem + "." + std::to_string(k));
+  return dir.string();
 }
 
 void writeGpuBundle(const std::string &dir, const GpuBundle &b) {

@@ -30,7 +30,8 @@ struct GpuBundle {
 // all-zero tensor is `zero` in the manifest instead).
 void writeGpuBundle(const std::string &dir, const GpuBundle &b);
 
-// dir/<stem of what> under $ADJOINT_GPU_EXPORT, or "" when it is not set.
+// A new folder under $ADJOINT_GPU_EXPORT named for `what` (numbered when the name is taken), or
+// "" when it is not set.
 std::string gpuExportDir(const std::string &what);
 
 } // namespace adjoint

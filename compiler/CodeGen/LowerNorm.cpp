@@ -269,32 +269,6 @@ void lowerBatchNorm(OpEmitContext &c) {
 // interpreter) into the mask output or scratch, and a loop scales the kept elements by
 // 1 / (1 - ratio) computed in X's type. training_mode and ratio may be run-time values.
 
-// Whether the op may run in training mode: false when its training_mode is absent or a constant
-// false, or its ratio a constant 0.
-bool dropoutMayTrain(const Op &op) {
-  if (op.numOperands() < 3 || !op.operand(2))
-    return false;
-  std::optional<Tensor> mode = constantValue(op.operand(2));
-  if (mode && mode->getInt(0) == 0)
-    return false;
-  if (op.numOperands() > 1 && op.operand(1)) {
-    std::optional<Tensor> ratio = constantValue(op.operand(1));
-    if (ratio && ratio->getDouble(0) == 0)
-      return false;
-  }
-  return true;
-}
-
-// adj_dropout_seed (runtime/DropoutSeed.h) in IR: the seed operand is a run-time value.
-llvm::Value *emitDropoutSeed(Builder &b, int64_t attr, llvm::Value *salt) {
-  auto c64 = [&](uint64_t v) { return llvm::ConstantInt::get(b.getInt64Ty(), v); };
-  llvm::Value *z = b.CreateXor(c64((uint64_t)attr * 0x9E3779B97F4A7C15ull), salt);
-  z = b.CreateMul(b.CreateXor(z, b.CreateLShr(z, 30)), c64(0xBF58476D1CE4E5B9ull));
-  z = b.CreateMul(b.CreateXor(z, b.CreateLShr(z, 27)), c64(0x94D049BB133111EBull));
-  z = b.CreateXor(z, b.CreateLShr(z, 31));
-  return b.CreateZExt(b.CreateTrunc(z, b.getInt32Ty()), b.getInt64Ty());
-}
-
 void lowerDropout(OpEmitContext &c) {
   DType t = c.operandType(0).dtype;
   int64_t n = numElements(c.operandType(0).shape);
@@ -346,7 +320,8 @@ void lowerDropout(OpEmitContext &c) {
   llvm::Value *keep = hasMask ? c.results[1] : c.scratch;
   llvm::Value *seedV = cg.i64c(seed);
   if (c.op.numOperands() > 3 && c.op.operand(3))
-    seedV = emitDropoutSeed(b, seed, cg.load(b, DType::I64, c.operands[3], cg.i64c(0)));
+    seedV = b.CreateZExt(emitDropoutSeed(b, seed, cg.load(b, DType::I64, c.operands[3], cg.i64c(0))),
+                         b.getInt64Ty());
   b.CreateCall(cg.runtime("adj_dropout_mask"), {keep, cg.i64c(n), ratio, seedV});
   llvm::Type *ty = cg.scalarType(t);
   llvm::Value *one = llvm::ConstantFP::get(ty, 1.0);
@@ -462,6 +437,30 @@ void registerNormLowerings(LoweringRegistry &r) {
   nllGrad.emit = lowerNllGrad;
   nllGrad.unsupported = lossgen::unsupportedReduction;
   r.add("adjoint", "NegativeLogLikelihoodLossGrad", nllGrad);
+}
+
+// Shared with the GPU's Dropout (NvptxDropout.cpp), declared in Elementwise.h.
+bool dropoutMayTrain(const Op &op) {
+  if (op.numOperands() < 3 || !op.operand(2))
+    return false;
+  std::optional<Tensor> mode = constantValue(op.operand(2));
+  if (mode && mode->getInt(0) == 0)
+    return false;
+  if (op.numOperands() > 1 && op.operand(1)) {
+    std::optional<Tensor> ratio = constantValue(op.operand(1));
+    if (ratio && ratio->getDouble(0) == 0)
+      return false;
+  }
+  return true;
+}
+
+llvm::Value *emitDropoutSeed(Builder &b, int64_t attr, llvm::Value *salt) {
+  auto c64 = [&](uint64_t v) { return llvm::ConstantInt::get(b.getInt64Ty(), v); };
+  llvm::Value *z = b.CreateXor(c64((uint64_t)attr * 0x9E3779B97F4A7C15ull), salt);
+  z = b.CreateMul(b.CreateXor(z, b.CreateLShr(z, 30)), c64(0xBF58476D1CE4E5B9ull));
+  z = b.CreateMul(b.CreateXor(z, b.CreateLShr(z, 27)), c64(0x94D049BB133111EBull));
+  z = b.CreateXor(z, b.CreateLShr(z, 31));
+  return b.CreateTrunc(z, b.getInt32Ty());
 }
 
 } // namespace adjoint

@@ -513,7 +513,7 @@ bool gpuLowers(const std::string &domain, const std::string &name) {
 std::vector<std::string> cpuLoweredKeys(bool gpu) {
   std::vector<std::string> r;
   for (const std::string &n : loweredOpNames()) {
-    size_t dot = n.find('.');
+    size_t dot = n.rfind('.'); // domains have dots (ai.onnx.preview.training)
     std::string domain = dot == std::string::npos ? "" : n.substr(0, dot);
     std::string name = dot == std::string::npos ? n : n.substr(dot + 1);
     if (gpuLowers(domain, name) == gpu)

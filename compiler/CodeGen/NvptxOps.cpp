@@ -1,17 +1,20 @@
 // The ops the GPU lowers with dedicated kernels or library calls (the rest are elementwise nests,
 // NvptxLowering.cpp). Semantics are the interpreter's (compiler/Ops), as on the CPU:
 //  - Gemm, MatMul: cuBLAS (row-major steps, GpuPlan.h), f32 and f64; Gemm's C is broadcast
-//    into the result by a kernel first and added with beta;
+//    into the result by a kernel first and added with beta; i32 / i64: NvptxInteger.cpp;
 //  - Conv, ConvGradData, ConvGradFilter: the interpreter's tap table (Ops/ConvPoolWindow.h)
 //    drives im2col / col2im kernels around cuBLAS GEMMs (one per group); col2im gathers through
 //    the table's inverse, computed here, so no atomics and a fixed summation order;
 //  - AveragePool(+Grad), GlobalAveragePool: gather kernels over the same tables;
-//  - ReduceSum/Mean/Max, Softmax, LogSoftmax, the loss and its gradient: one block per output
-//    element or row, threads striding over the reduced elements, a shared-memory tree combining
-//    their double accumulators (as the interpreter accumulates in double);
+//  - ReduceSum/Mean/Max, Softmax, LogSoftmax: one block per output element or row, threads
+//    striding over the reduced elements, a shared-memory tree combining their double
+//    accumulators (as the interpreter accumulates in double); integers: one thread per output
+//    element in the element type;
+//  - the losses (NvptxLoss.cpp), the training-domain optimizers (NvptxTraining.cpp) and Dropout
+//    (NvptxDropout.cpp) are registered here from their own files;
 //  - Transpose: one thread per element.
 #include "CodeGen/Elementwise.h"
-#include "CodeGen/LossEmitter.h"
+#include "CodeGen/LossEmitter.h" // unsupportedReduction
 #include "CodeGen/NvptxOpSupport.h"
 #include "Ops/ConvPoolWindow.h"
 #include "Ops/SliceWindow.h"
@@ -19,10 +22,6 @@
 #include <llvm/IR/Intrinsics.h>
 
 namespace adjoint::nvptx {
-
-using lossgen::LossEmitter;
-using lossgen::Reduction;
-using lossgen::Row;
 
 // ---- GEMM ----
 
@@ -53,6 +52,8 @@ void lowerGemm(GpuOpContext &c) {
   const Shape &A = c.op.operand(0)->shape(), &B = c.op.operand(1)->shape();
   const Shape &Y = c.op.result(0)->shape();
   DType t = c.op.result(0)->dtype();
+  if (!isFloat(t))
+    return lowerIntegerGemm(c);
   gpu::Gemm g;
   g.f64 = t == DType::F64;
   g.transA = a.i("transA") != 0;
@@ -78,9 +79,9 @@ void lowerGemm(GpuOpContext &c) {
 }
 
 std::string matmulUnsupported(const Op &op) {
-  std::string f = floatOnly(op);
-  if (!f.empty())
-    return f;
+  std::string f = numericOnly(op);
+  if (!f.empty() || !isFloat(op.result(0)->dtype()))
+    return f; // the integer kernel broadcasts batches any way
   Shape A = op.operand(0)->shape(), B = op.operand(1)->shape();
   if (A.size() == 1)
     A.insert(A.begin(), 1);
@@ -94,6 +95,8 @@ std::string matmulUnsupported(const Op &op) {
 }
 
 void lowerMatMul(GpuOpContext &c) {
+  if (!isFloat(c.op.result(0)->dtype()))
+    return lowerIntegerMatMul(c);
   Shape A = c.op.operand(0)->shape(), B = c.op.operand(1)->shape();
   const Shape &Y = c.op.result(0)->shape();
   if (A.size() == 1)
@@ -161,10 +164,38 @@ llvm::Value *offsetOf(Builder &b, CodegenContext &cg, llvm::Value *linear, const
   return off;
 }
 
+// Integers: one thread per output element, adding (wrapping) or taking the max in the element
+// type, exact in any order, as the interpreter; the mean divides, truncating.
+void emitIntegerReduce(GpuOpContext &c, BufferRef in, BufferRef out, DType t, const ReduceView &v, Fold fold) {
+  KernelFn k = c.g.kernel(c.stem, c.what(), {out, in}, GpuCodegen::gridFor(v.outputs));
+  CodegenContext &cg = c.g.cg;
+  llvm::Type *st = cg.scalarType(t);
+  llvm::Value *acc = k.b->CreateAlloca(st);
+  llvm::Value *init = fold == Fold::Max ? llvm::ConstantInt::get(st, llvm::APInt::getSignedMinValue(st->getIntegerBitWidth()))
+                                        : llvm::ConstantInt::get(st, 0);
+  c.g.gridStride(*k.b, v.outputs, [&](Builder &b, llvm::Value *o) {
+    llvm::Value *base = offsetOf(b, cg, o, v.keptDims, v.keptStrides);
+    b.CreateStore(init, acc);
+    if (v.count > 0)
+      emitLoop(b, cg.i64c(0), cg.i64c(v.count), [&](Builder &b, llvm::Value *r) {
+        llvm::Value *x = cg.load(b, t, k.args[1], b.CreateAdd(base, offsetOf(b, cg, r, v.redDims, v.redStrides)));
+        llvm::Value *a = b.CreateLoad(st, acc);
+        b.CreateStore(fold == Fold::Max ? b.CreateBinaryIntrinsic(llvm::Intrinsic::smax, a, x) : b.CreateAdd(a, x), acc);
+      }, "r");
+    llvm::Value *total = b.CreateLoad(st, acc);
+    if (fold == Fold::Mean && v.count > 0)
+      total = b.CreateSDiv(total, llvm::ConstantInt::get(st, v.count));
+    cg.store(b, t, total, k.args[0], o);
+  });
+  k.b->CreateRetVoid();
+}
+
 // out[o] = fold over the reduced elements of input o, one block per output element.
 void emitReduce(GpuOpContext &c, BufferRef in, BufferRef out, DType t, const ReduceView &v, Fold fold) {
   if (v.outputs == 0)
     return;
+  if (!isFloat(t))
+    return emitIntegerReduce(c, in, out, t, v, fold);
   KernelFn k = c.g.kernel(c.stem, c.what(), {out, in}, std::min<int64_t>(v.outputs, kMaxGrid));
   CodegenContext &cg = c.g.cg;
   Builder &b = *k.b;
@@ -256,144 +287,6 @@ void lowerSoftmax(GpuOpContext &c, bool log) {
     });
   });
   b.CreateRetVoid();
-}
-
-// ---- SoftmaxCrossEntropyLoss and its gradient (LowerLoss.cpp's per-row code, LossEmitter) ----
-
-// An OpEmitContext over a kernel's arguments, for the CPU's per-row emitters.
-struct RowContext {
-  RowContext(GpuOpContext &c, KernelFn &k, size_t numOperands)
-      : ctx(c.g.cg, c.op, k.fn, *k.b) {
-    for (size_t i = 0; i < c.op.numOperands(); ++i)
-      ctx.operands.push_back(i < numOperands && c.operands[i].slot != -1 ? k.args[i] : nullptr);
-  }
-  OpEmitContext ctx;
-};
-
-void lowerLoss(GpuOpContext &c) {
-  const Shape &in = c.op.operand(0)->shape();
-  lossgen::LossShape s = lossgen::lossShape(in);
-  const int64_t E = s.N * s.D;
-  DType t = c.op.result(0)->dtype();
-  Reduction red = lossgen::reductionOf(c.op);
-  const bool logProb = c.op.numResults() > 1;
-  BufferRef rows = c.scratch(std::max<int64_t>(16 * E, 16));
-  // Kernel 1: per row, its loss and weight (and log_prob).
-  std::vector<BufferRef> args(c.operands.begin(), c.operands.end());
-  while (args.size() < 3)
-    args.push_back(BufferRef{});
-  args.resize(3);
-  for (auto &a : args)
-    if (a.slot == -1)
-      a = rows; // an absent operand: any valid address, never read
-  args.push_back(rows);
-  args.push_back(c.results[0]);
-  if (logProb)
-    args.push_back(c.results[1]);
-  if (E > 0) {
-    KernelFn k = c.g.kernel(c.stem + "_rows", c.what(), args, GpuCodegen::gridFor(E));
-    RowContext rc(c, k, 3);
-    LossEmitter L(rc.ctx, 0, 1, 2);
-    CodegenContext &cg = c.g.cg;
-    c.g.gridStride(*k.b, E, [&](Builder &b, llvm::Value *e) {
-      Row r = L.row(b, e);
-      llvm::Value *lse = L.logSumExp(b, e);
-      if (logProb)
-        emitLoop(b, cg.i64c(0), cg.i64c(s.C), [&](Builder &b, llvm::Value *cls) {
-          llvm::Value *i = L.index(b, e, cls);
-          llvm::Value *lp = b.CreateFSub(toDouble(b, cg.load(b, t, L.scores, i)), lse);
-          cg.store(b, t, fromDouble(b, lp, t), k.args[5], i);
-        }, "c");
-      llvm::Value *xt = toDouble(b, cg.load(b, t, L.scores, L.index(b, e, r.label)));
-      llvm::Value *loss = b.CreateSelect(r.ignored, dconst(b, 0.0),
-                                         b.CreateFMul(b.CreateFNeg(r.weight), b.CreateFSub(xt, lse)));
-      if (red == Reduction::None) {
-        cg.store(b, t, fromDouble(b, loss, t), k.args[4], e);
-        return;
-      }
-      cg.store(b, DType::F64, loss, k.args[3], e);
-      cg.store(b, DType::F64, r.weight, k.args[3], b.CreateAdd(e, cg.i64c(E)));
-    });
-    k.b->CreateRetVoid();
-  }
-  if (red == Reduction::None)
-    return;
-  // Kernel 2: one block sums the rows (mean divides by the weights' sum; all ignored: NaN).
-  KernelFn k = c.g.kernel(c.stem + "_sum", c.what(), {c.results[0], rows}, 1);
-  CodegenContext &cg = c.g.cg;
-  Builder &b = *k.b;
-  llvm::Value *acc = b.CreateAlloca(b.getDoubleTy()), *wacc = b.CreateAlloca(b.getDoubleTy());
-  b.CreateStore(dconst(b, 0), acc);
-  b.CreateStore(dconst(b, 0), wacc);
-  c.g.threadStride(b, E, [&](Builder &b, llvm::Value *e) {
-    b.CreateStore(b.CreateFAdd(b.CreateLoad(b.getDoubleTy(), acc), cg.load(b, DType::F64, k.args[1], e)), acc);
-    b.CreateStore(b.CreateFAdd(b.CreateLoad(b.getDoubleTy(), wacc),
-                               cg.load(b, DType::F64, k.args[1], b.CreateAdd(e, cg.i64c(E)))), wacc);
-  });
-  llvm::Value *total = c.g.blockReduce(b, b.CreateLoad(b.getDoubleTy(), acc), fadd);
-  llvm::Value *wsum = c.g.blockReduce(b, b.CreateLoad(b.getDoubleTy(), wacc), fadd);
-  if (red == Reduction::Mean)
-    total = b.CreateFDiv(total, wsum);
-  c.g.firstThread(b, [&](Builder &b) { cg.store(b, t, fromDouble(b, total, t), k.args[0], cg.i64c(0)); });
-  b.CreateRetVoid();
-}
-
-// dscores = SoftmaxCrossEntropyGrad(dy, scores, labels, weights?)
-void lowerLossGrad(GpuOpContext &c) {
-  const Shape &in = c.op.operand(1)->shape();
-  lossgen::LossShape s = lossgen::lossShape(in);
-  const int64_t E = s.N * s.D;
-  if (E * s.C == 0)
-    return;
-  DType t = c.op.result(0)->dtype(), dyType = c.op.operand(0)->dtype();
-  Reduction red = lossgen::reductionOf(c.op);
-  BufferRef scale = c.scratch(16);
-  std::vector<BufferRef> args(c.operands.begin(), c.operands.end());
-  args.resize(4);
-  for (auto &a : args)
-    if (a.slot == -1)
-      a = scale;
-  args.push_back(scale);
-  args.push_back(c.results[0]);
-  CodegenContext &cg = c.g.cg;
-  if (red != Reduction::None) {
-    // The loss gradient for sum and mean: dy, over the weights' sum for mean.
-    KernelFn k = c.g.kernel(c.stem + "_scale", c.what(), args, 1);
-    RowContext rc(c, k, 4);
-    LossEmitter L(rc.ctx, 1, 2, 3);
-    Builder &b = *k.b;
-    llvm::Value *acc = b.CreateAlloca(b.getDoubleTy());
-    b.CreateStore(dconst(b, 0), acc);
-    c.g.threadStride(b, E, [&](Builder &b, llvm::Value *e) {
-      Row r = L.row(b, e);
-      b.CreateStore(b.CreateFAdd(b.CreateLoad(b.getDoubleTy(), acc), r.weight), acc);
-    });
-    llvm::Value *wsum = c.g.blockReduce(b, b.CreateLoad(b.getDoubleTy(), acc), fadd);
-    llvm::Value *dy = toDouble(b, cg.load(b, dyType, k.args[0], cg.i64c(0)));
-    if (red == Reduction::Mean)
-      dy = b.CreateFDiv(dy, wsum);
-    c.g.firstThread(b, [&](Builder &b) { cg.store(b, DType::F64, dy, k.args[4], cg.i64c(0)); });
-    b.CreateRetVoid();
-  }
-  KernelFn k = c.g.kernel(c.stem + "_rows", c.what(), args, GpuCodegen::gridFor(E));
-  RowContext rc(c, k, 4);
-  LossEmitter L(rc.ctx, 1, 2, 3);
-  c.g.gridStride(*k.b, E, [&](Builder &b, llvm::Value *e) {
-    Row r = L.row(b, e);
-    llvm::Value *lse = L.logSumExp(b, e);
-    llvm::Value *dy = red != Reduction::None ? cg.load(b, DType::F64, k.args[4], cg.i64c(0))
-                                             : toDouble(b, cg.load(b, dyType, k.args[0], e));
-    llvm::Value *kk = b.CreateFMul(r.weight, dy);
-    emitLoop(b, cg.i64c(0), cg.i64c(s.C), [&](Builder &b, llvm::Value *cls) {
-      llvm::Value *i = L.index(b, e, cls);
-      llvm::Value *p = b.CreateUnaryIntrinsic(llvm::Intrinsic::exp,
-                                              b.CreateFSub(toDouble(b, cg.load(b, t, L.scores, i)), lse));
-      llvm::Value *onehot = b.CreateSelect(b.CreateICmpEQ(cls, r.label), dconst(b, 1.0), dconst(b, 0.0));
-      llvm::Value *gr = b.CreateSelect(r.ignored, dconst(b, 0.0), b.CreateFMul(kk, b.CreateFSub(p, onehot)));
-      cg.store(b, t, fromDouble(b, gr, t), k.args[5], i);
-    }, "c");
-  });
-  k.b->CreateRetVoid();
 }
 
 // ---- BatchNormalization: X as [N, C, spatial]; one block per channel, statistics in double
@@ -807,19 +700,21 @@ GpuOpLowering floats(std::function<void(GpuOpContext &)> f, std::function<std::s
 const std::map<std::pair<std::string, std::string>, GpuOpLowering> &gpuOpTable() {
   static const std::map<std::pair<std::string, std::string>, GpuOpLowering> table = [] {
     std::map<std::pair<std::string, std::string>, GpuOpLowering> t;
-    t[{"", "Gemm"}] = floats(lowerGemm);
-    t[{"", "MatMul"}] = floats(lowerMatMul, matmulUnsupported);
-    t[{"", "ReduceSum"}] = floats([](GpuOpContext &c) { lowerReduce(c, Fold::Sum); });
-    t[{"", "ReduceMean"}] = floats([](GpuOpContext &c) { lowerReduce(c, Fold::Mean); });
-    t[{"", "ReduceMax"}] = floats([](GpuOpContext &c) { lowerReduce(c, Fold::Max); });
+    t[{"", "Gemm"}] = {lowerGemm, numericOnly};
+    t[{"", "MatMul"}] = {lowerMatMul, matmulUnsupported};
+    t[{"", "ReduceSum"}] = {[](GpuOpContext &c) { lowerReduce(c, Fold::Sum); }, numericOnly};
+    t[{"", "ReduceMean"}] = {[](GpuOpContext &c) { lowerReduce(c, Fold::Mean); }, numericOnly};
+    t[{"", "ReduceMax"}] = {[](GpuOpContext &c) { lowerReduce(c, Fold::Max); }, numericOnly};
     t[{"", "Softmax"}] = floats([](GpuOpContext &c) { lowerSoftmax(c, false); });
     t[{"", "LogSoftmax"}] = floats([](GpuOpContext &c) { lowerSoftmax(c, true); });
     auto lossWhy = [](const Op &op) {
       std::string r = lossgen::unsupportedReduction(op);
       return r.empty() ? floatOnly(op) : r;
     };
-    t[{"", "SoftmaxCrossEntropyLoss"}] = floats(lowerLoss, lossWhy);
-    t[{"adjoint", "SoftmaxCrossEntropyGrad"}] = floats(lowerLossGrad, lossWhy);
+    t[{"", "SoftmaxCrossEntropyLoss"}] = floats([](GpuOpContext &c) { lowerLoss(c, false); }, lossWhy);
+    t[{"adjoint", "SoftmaxCrossEntropyGrad"}] = floats([](GpuOpContext &c) { lowerLossGrad(c, false); }, lossWhy);
+    t[{"", "NegativeLogLikelihoodLoss"}] = floats([](GpuOpContext &c) { lowerLoss(c, true); }, lossWhy);
+    t[{"adjoint", "NegativeLogLikelihoodLossGrad"}] = floats([](GpuOpContext &c) { lowerLossGrad(c, true); }, lossWhy);
     t[{"", "Conv"}] = floats(lowerConv);
     t[{"adjoint", "ConvGradData"}] = floats(lowerConvGradData);
     t[{"adjoint", "ConvGradFilter"}] = floats(lowerConvGradFilter);
@@ -840,6 +735,8 @@ const std::map<std::pair<std::string, std::string>, GpuOpLowering> &gpuOpTable()
     t[{"", "LayerNormalization"}] = floats(lowerLayerNorm);
     t[{"", "Concat"}] = {lowerConcat, nullptr};
     t[{"", "Split"}] = {lowerSplit, nullptr};
+    addTrainingLowerings(t);
+    addDropoutLowering(t);
     return t;
   }();
   return table;

@@ -1,8 +1,9 @@
 #pragma once
 // The GPU target's op cases, run on the host emulator (NvptxEmulatorTest) and on a CUDA device
-// (CudaOpsTest, label gpu): every op the GPU lowers — elementwise ops and fused chains, GEMMs,
-// reductions, softmax, the loss and its gradient, conv / pooling and their backward ops — and
-// the fused Adam training steps of fashion_mlp and LeNet-5, against the interpreter.
+// (CudaOpsTest, label gpu): every op the GPU lowers — elementwise ops and fused chains, GEMMs
+// (integer ones too), reductions, softmax, both losses and their gradients, conv / pooling and
+// their backward ops, the training-domain optimizers, Dropout — and the fused Adam training
+// steps of fashion_mlp, LeNet-5 and a Dropout MLP, against the interpreter.
 #include "GpuTestSupport.h"
 
 #include "Frontend/OnnxImporter.h"
@@ -85,6 +86,37 @@ inline void reductions(GpuBackend b) {
         checkGpuOp(b, "LayerNormalization", "", {{t, {4, 6, 130}}, {t, {130}}, {t, {130}}},
                    {{"axis", axis == 1 ? int64_t{2} : int64_t{-1}}}, (size_t)results, false,
                    "LayerNormalization results " + std::to_string(results), rng, false);
+  }
+}
+
+// i32 / i64 GEMMs and reductions (generated kernels): wrapping sums (the operands include the
+// type's extremes), Gemm's exact C and its saturating scaled form, MatMul batches broadcasting
+// partially, reductions over inner, outer and all axes.
+inline void integerOps(GpuBackend b) {
+  std::mt19937 rng(23);
+  for (DType t : {DType::I32, DType::I64}) {
+    checkGpuOp(b, "Gemm", "", {{t, {7, 5}}, {t, {5, 9}}}, {}, 1, false, "Gemm", rng);
+    checkGpuOp(b, "Gemm", "", {{t, {5, 7}}, {t, {9, 5}}, {t, {9}}}, {{"transA", int64_t{1}}, {"transB", int64_t{1}}},
+               1, false, "Gemm transposed + C", rng);
+    checkGpuOp(b, "Gemm", "", {{t, {5, 7}}, {t, {7, 9}}, {t, {5, 1}}}, {{"alpha", 0.5}, {"beta", 3.0}}, 1, false,
+               "Gemm scaled (saturating)", rng);
+    checkGpuOp(b, "MatMul", "", {{t, {6, 4}}, {t, {4, 3}}}, {}, 1, false, "MatMul 2d", rng);
+    checkGpuOp(b, "MatMul", "", {{t, {2, 1, 6, 4}}, {t, {3, 4, 5}}}, {}, 1, false, "MatMul partial broadcast", rng);
+    checkGpuOp(b, "MatMul", "", {{t, {4}}, {t, {3, 4, 5}}}, {}, 1, false, "MatMul vector x batch", rng);
+    checkGpuOp(b, "MatMul", "", {{t, {3, 0}}, {t, {0, 2}}}, {}, 1, false, "MatMul k = 0", rng);
+    for (const char *op : {"ReduceMean", "ReduceMax"}) {
+      checkGpuOp(b, op, "", {{t, {4, 5, 6}}}, {{"axes", Ints{1}}}, 1, false, std::string(op) + " middle", rng);
+      checkGpuOp(b, op, "", {{t, {3, 700}}}, {}, 1, false, std::string(op) + " all", rng);
+    }
+    for (const Ints &axes : {Ints{0}, Ints{0, 2}, Ints{-1}}) {
+      Module m;
+      Function *f = m.addFunction("f");
+      Value *x = f->addInput("x", {t, {6, 5, 7}});
+      Value *ax = buildConstant(*f, Tensor::fromVector<int64_t>({(int64_t)axes.size()}, axes));
+      f->addOutput("y", buildOp(*f, "ReduceSum", {x, ax}, {})->result());
+      expectGpuMatches(*f, {{"x", randomTensor(t, {6, 5, 7}, rng)}},
+                       "ReduceSum " + std::string(dtypeName(t)) + " axes " + shapeStr(Shape(axes.begin(), axes.end())), b);
+    }
   }
 }
 
@@ -185,6 +217,150 @@ inline void loss(GpuBackend b) {
         f->addOutput("dx", buildOp(*f, "SoftmaxCrossEntropyGrad", gops, attrs, 1, nullptr, "adjoint")->result());
         expectGpuMatches(*f, in, "loss " + shapeStr(s) + " " + red + " option " + std::to_string(opt), b);
       }
+}
+
+// NegativeLogLikelihoodLoss and its gradient: every reduction, weights, ignore_index, i64/i32
+// labels, rank 2 and 4.
+inline void nllLoss(GpuBackend b) {
+  std::mt19937 rng(18);
+  for (const Shape &s : {Shape{64, 10}, Shape{3, 5, 4, 2}, Shape{300, 7}})
+    for (const char *red : {"mean", "sum", "none"})
+      for (int opt = 0; opt < 4; ++opt) {
+        DType t = opt % 2 ? DType::F64 : DType::F32, lt = opt < 2 ? DType::I64 : DType::I32;
+        bool weights = opt & 1, ignore = opt & 2;
+        Module m;
+        Function *f = m.addFunction("f");
+        Shape ls = s;
+        ls.erase(ls.begin() + 1);
+        Value *x = f->addInput("x", {t, s});
+        Value *y = f->addInput("y", {lt, ls});
+        std::map<std::string, Tensor> in{{"x", randomTensor(t, s, rng, false)},
+                                         {"y", labels(lt, ls, s[1], ignore ? -1 : 0, rng)}};
+        std::vector<Value *> operands{x, y};
+        if (weights) {
+          operands.push_back(f->addInput("w", {t, {s[1]}}));
+          in["w"] = uniformTensor(t, {s[1]}, rng, 0.1, 2);
+        }
+        AttrMap attrs{{"reduction", Attribute(std::string(red))}};
+        if (ignore)
+          attrs["ignore_index"] = Attribute(int64_t{-1});
+        Op *l = buildOp(*f, "NegativeLogLikelihoodLoss", operands, attrs);
+        f->addOutput("loss", l->result());
+        Value *dy = f->addInput("dy", l->result()->type());
+        in["dy"] = uniformTensor(t, l->result()->shape(), rng, -1, 1);
+        std::vector<Value *> gops{dy, y};
+        if (weights)
+          gops.push_back(operands[2]);
+        AttrMap gattrs = with(attrs, "num_classes", s[1]);
+        f->addOutput("dx", buildOp(*f, "NegativeLogLikelihoodLossGrad", gops, gattrs, 1, nullptr, "adjoint")->result());
+        expectGpuMatches(*f, in, "nll " + shapeStr(s) + " " + red + " option " + std::to_string(opt), b);
+      }
+}
+
+// The ONNX training-domain optimizers: every attribute, f32/f64 tensors with an f32/f64 rate,
+// T = 0 and T > 0, several tensors per op, omitted trailing results.
+inline void trainingOps(GpuBackend b) {
+  std::mt19937 rng(19);
+  const char *training = "ai.onnx.preview.training";
+  auto f = [](double v) { return Attribute(v); };
+  auto s = [](const char *v) { return Attribute(std::string(v)); };
+  struct Case {
+    std::string op;
+    AttrMap attrs;
+  };
+  const std::vector<Case> cases{
+      {"Adagrad", {}},
+      {"Adagrad", {{"decay_factor", f(0.1)}, {"epsilon", f(1e-3)}, {"norm_coefficient", f(0.01)}}},
+      {"Momentum", {{"alpha", f(0.9)}, {"beta", f(0.5)}, {"mode", s("standard")}, {"norm_coefficient", f(0.02)}}},
+      {"Momentum", {{"alpha", f(0.5)}, {"beta", f(0.25)}, {"mode", s("nesterov")}, {"norm_coefficient", f(0.1)}}},
+      {"Adam", {}},
+      {"Adam", {{"alpha", f(0.8)}, {"beta", f(0.95)}, {"epsilon", f(1e-4)}, {"norm_coefficient", f(0.01)},
+                {"norm_coefficient_post", f(0.02)}}},
+  };
+  const std::vector<std::vector<Shape>> shapeSets{{{}}, {{3, 5}, {}, {700}}};
+  int index = 0, number = 0;
+  for (const Case &c : cases) {
+    ++number;
+    for (DType t : kFloats)
+      for (int64_t step : {0, 3})
+        for (const auto &shapes : shapeSets) {
+          DType rType = index++ % 2 ? DType::F32 : DType::F64;
+          Module m;
+          Function *fn = m.addFunction("f");
+          std::map<std::string, Tensor> in;
+          std::vector<Value *> operands{fn->addInput("r", {rType, {}}), fn->addInput("t", {DType::I64, {}})};
+          in["r"] = Tensor(rType, {});
+          in["r"].setDouble(0, 0.1);
+          in["t"] = Tensor::scalar<int64_t>(step);
+          int groups = c.op == "Adam" ? 4 : 3;
+          for (int g = 0; g < groups; ++g)
+            for (size_t k = 0; k < shapes.size(); ++k) {
+              std::string name = "in" + std::to_string(g) + "_" + std::to_string(k);
+              operands.push_back(fn->addInput(name, {t, shapes[k]}));
+              in[name] = g >= 2 ? uniformTensor(t, shapes[k], rng, 0, 2) : randomTensor(t, shapes[k], rng, false);
+            }
+          size_t all = (size_t)(groups - 1) * shapes.size();
+          size_t n = shapes.size() > 1 && step ? 2 : all; // some results omitted
+          Op *op = buildOp(*fn, c.op, operands, c.attrs, n, nullptr, training);
+          for (size_t j = 0; j < n; ++j)
+            fn->addOutput(std::string("y").append(std::to_string(j)), op->result(j));
+          expectGpuMatches(*fn, in, c.op + " case " + std::to_string(number) + " " + std::string(dtypeName(t)) +
+                                        " T " + std::to_string(step) + " tensors " + std::to_string(shapes.size()), b);
+        }
+  }
+}
+
+// Dropout: inference forms (no training operand, constant false, ratio 0) and training mode with
+// the interpreter's MT19937 mask (less than one 312-element round, several rounds with a partial
+// last one), a constant or run-time ratio (f64 with f32 data too), seed or none, the run-time
+// seed operand, with and without the mask result.
+inline void dropout(GpuBackend b) {
+  std::mt19937 rng(20);
+  for (DType t : kFloats) {
+    for (int variant = 0; variant < 3; ++variant) {
+      Module m;
+      Function *f = m.addFunction("f");
+      Value *x = f->addInput("x", {t, {5, 13}});
+      std::vector<Value *> operands{x};
+      if (variant > 0)
+        operands.push_back(buildConstant(*f, t == DType::F32 ? Tensor::scalar(0.3f) : Tensor::scalar(0.3)));
+      if (variant > 1)
+        operands.push_back(buildConstant(*f, Tensor::scalar(false)));
+      Op *d = buildOp(*f, "Dropout", operands, {{"seed", Attribute(int64_t{3})}}, 2);
+      f->addOutput("y", d->result(0));
+      f->addOutput("mask", d->result(1));
+      expectGpuMatches(*f, {{"x", randomTensor(t, {5, 13}, rng)}},
+                       "Dropout inference " + std::string(dtypeName(t)) + " variant " + std::to_string(variant), b);
+    }
+    for (const Shape &s : {Shape{7, 19}, Shape{37, 100}, Shape{312}})
+      for (bool mode : {true, false})
+        for (int variant = 0; variant < 5; ++variant) {
+          Module m;
+          Function *f = m.addFunction("f");
+          std::map<std::string, Tensor> in{{"x", randomTensor(t, s, rng)}, {"training", Tensor::scalar(mode)}};
+          Value *x = f->addInput("x", {t, s});
+          Value *ratio;
+          if (variant % 2) {
+            in["ratio"] = variant == 3 ? Tensor::scalar(0.25) : Tensor::scalar(0.0f);
+            ratio = f->addInput("ratio", {in["ratio"].dtype(), {}});
+          } else {
+            ratio = buildConstant(*f, t == DType::F32 ? Tensor::scalar(0.3f) : Tensor::scalar(0.3));
+          }
+          std::vector<Value *> operands{x, ratio, f->addInput("training", {DType::Bool, {}})};
+          if (variant == 4) {
+            in["seed"] = Tensor::scalar<int64_t>(12345);
+            operands.push_back(f->addInput("seed", {DType::I64, {}}));
+          }
+          AttrMap attrs;
+          if (variant < 2 || variant == 4)
+            attrs["seed"] = Attribute(int64_t{variant == 0 ? 7 : -5});
+          Op *d = buildOp(*f, "Dropout", operands, attrs, variant == 2 ? 1 : 2);
+          for (size_t i = 0; i < d->numResults(); ++i)
+            f->addOutput(std::string("y").append(std::to_string(i)), d->result(i));
+          expectGpuMatches(*f, in, "Dropout " + std::string(dtypeName(t)) + " " + shapeStr(s) +
+                                       (mode ? " training" : "") + " variant " + std::to_string(variant), b);
+        }
+  }
 }
 
 struct Window {
@@ -289,6 +465,56 @@ inline void modelStep(GpuBackend b, const std::string &model, int64_t batch, boo
   std::mt19937 rng(16);
   auto mod = trainingStep(model, batch, trainMode);
   expectGpuMatches(*mod->main(), stepInputs(*mod->main(), batch, rng), model + " fused Adam step", b);
+}
+
+// input[batch, 20] -> Gemm -> Relu -> Dropout(0.5, training, run-time seed) -> Gemm -> logits,
+// as the fused Adam step adjoint-train builds (cross-entropy, the seed operand per step): a few
+// steps on the backend, the parameters and moments fed back, equal the interpreter's; the
+// backward pass redraws the same mask.
+inline void dropoutMlpSteps(GpuBackend b, int64_t batch, int steps) {
+  Module m;
+  Function *f = m.addFunction("main");
+  std::mt19937 rng(22);
+  Value *x = f->addInput("input", {DType::F32, {batch, 20}});
+  auto param = [&](const char *name, Shape s) {
+    return f->addParam(name, {DType::F32, s}, uniformTensor(DType::F32, s, rng, -0.4, 0.4));
+  };
+  Value *w1 = param("w1", {20, 32}), *b1 = param("b1", {32}), *w2 = param("w2", {32, 10}), *b2 = param("b2", {10});
+  Value *h = buildOp(*f, "Relu", {buildOp(*f, "Gemm", {x, w1, b1})->result()})->result();
+  Value *ratio = buildConstant(*f, Tensor::scalar(0.5f)), *training = buildConstant(*f, Tensor::scalar(true));
+  Value *seed = f->addInput("dropout.seed", {DType::I64, {}});
+  Value *d = buildOp(*f, "Dropout", {h, ratio, training, seed}, {{"seed", Attribute(int64_t{1})}})->result();
+  f->addOutput("logits", buildOp(*f, "Gemm", {d, w2, b2})->result());
+  PassContext ctx;
+  ctx.options["attach-loss"] = "cross-entropy";
+  ctx.options["optimizer"] = "adam";
+  runPipeline(m, {findPass("attach-loss"), findPass("autodiff"), findPass("optimizer"), findPass("cse"),
+                  findPass("dce"), findPass("fuse")}, ctx, {});
+  const Function &step = *m.main();
+  std::map<std::string, Tensor> cpu = stepInputs(step, batch, rng);
+  for (Value *p : step.params())
+    cpu[p->name()] = p->paramData();
+  cpu["step"] = Tensor::scalar<int64_t>(1);
+  cpu["dropout.seed"] = Tensor::scalar<int64_t>(1001);
+  expectGpuMatches(step, cpu, "dropout MLP fused Adam step", b); // also a bundle for the device
+  std::map<std::string, Tensor> gpu = cpu;
+  auto g = GpuFunction::compile(step, b);
+  for (int s = 1; s <= steps; ++s) {
+    for (auto *in : {&cpu, &gpu}) {
+      (*in)["step"] = Tensor::scalar<int64_t>(s);
+      (*in)["dropout.seed"] = Tensor::scalar<int64_t>(1000 + s);
+    }
+    std::vector<Tensor> want = interpret(step, cpu), got = g->run(gpu);
+    ASSERT_EQ(want.size(), got.size());
+    for (size_t k = 0; k < want.size(); ++k) {
+      const std::string &name = step.outputs()[k].name;
+      EXPECT_EQ(difference(want[k], got[k], gpuTolerance()), "") << "dropout MLP step " << s << " " << name;
+      if (name.rfind("new.", 0) == 0) {
+        cpu[name.substr(4)] = want[k];
+        gpu[name.substr(4)] = got[k];
+      }
+    }
+  }
 }
 
 } // namespace adjoint::testing::gpucases
