@@ -529,6 +529,15 @@ void writeFileAtomic(const std::string &path, const std::string &bytes) {
     ::unlink(tmp.c_str());
     fail(path, ": cannot rename ", tmp, " into place: ", std::strerror(err));
   }
+  // The rename is durable only once the folder's entry is: without this a crash right after can
+  // leave the old file (or none) although the call returned. Best effort: some file systems
+  // refuse to sync a folder, and the data itself is already on disk.
+  fs::path dir = fs::path(path).parent_path();
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
 }
 
 } // namespace adjoint

@@ -1,12 +1,20 @@
 #include "data/FileBytes.h"
 #include "data/DataError.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <sys/stat.h>
 #include <zlib.h>
 
 namespace adjoint::data {
+
+namespace {
+std::atomic<uint64_t> gMaxFileBytes{uint64_t(4) << 30};
+}
+
+uint64_t maxFileBytes() { return gMaxFileBytes.load(); }
+void setMaxFileBytes(uint64_t bytes) { gMaxFileBytes = bytes; }
 
 std::vector<uint8_t> readFileBytes(const std::string &path) {
   struct stat st;
@@ -17,8 +25,9 @@ std::vector<uint8_t> readFileBytes(const std::string &path) {
   if (!f)
     dataFail(path, ": cannot open: ", std::strerror(errno ? errno : ENOMEM));
   gzbuffer(f, 1 << 17);
+  uint64_t limit = maxFileBytes();
   std::vector<uint8_t> out;
-  out.reserve((size_t)st.st_size);
+  out.reserve((size_t)std::min<uint64_t>((uint64_t)st.st_size, limit));
   uint8_t chunk[1 << 16];
   for (;;) {
     int n = gzread(f, chunk, sizeof chunk);
@@ -30,6 +39,11 @@ std::vector<uint8_t> readFileBytes(const std::string &path) {
     }
     if (n == 0)
       break;
+    if ((uint64_t)n > limit - out.size()) {
+      gzclose(f);
+      dataFail(path, ": holds more than ", limit,
+               " bytes (uncompressed), the limit (raise it with --max-tensor-bytes)");
+    }
     out.insert(out.end(), chunk, chunk + n);
   }
   // A gzip stream cut short reads as a clean end of file; gzclose reports it as Z_BUF_ERROR.

@@ -6,7 +6,14 @@
 namespace adjoint::data {
 
 // The whole file, gunzipped when it starts with the gzip magic (zlib reads plain files as they
-// are). Errors name the file: missing, unreadable, corrupt or truncated gzip data.
+// are). Errors name the file: missing, unreadable, corrupt or truncated gzip data, or more than
+// maxFileBytes() of it (a few kilobytes of gzip can expand to terabytes: the limit is checked
+// while inflating, before the memory is taken).
 std::vector<uint8_t> readFileBytes(const std::string &path);
+
+// The most bytes readFileBytes returns: 4 GiB unless set (the tools' --max-tensor-bytes sets it
+// too: a dataset file becomes one tensor).
+uint64_t maxFileBytes();
+void setMaxFileBytes(uint64_t bytes);
 
 } // namespace adjoint::data

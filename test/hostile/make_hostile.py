@@ -177,6 +177,21 @@ def max_tensor_bytes_train(d):
     save(broadcast_weight(), d)
 
 
+@case("adjoint-train", r"y\.npy\.gz: holds more than 1048576 bytes \(uncompressed\), the limit",
+      args=["{dir}/model.onnx", "--data", "x={dir}/x.npy,y={dir}/y.npy.gz", "--max-tensor-bytes", "1M"],
+      names_file="y.npy.gz")
+def gzip_bomb_data(d):
+    """64 KiB of gzip that inflates to 64 MiB: refused while inflating, past the limit."""
+    import gzip
+    save(broadcast_weight(), d)
+    np.save(os.path.join(d, "x.npy"), np.ones((8, 4), dtype=np.float32))
+    with gzip.open(os.path.join(d, "y.npy.gz"), "wb", 9) as f:
+        f.write(b"\x93NUMPY\x01\x00v\x00{'descr': '<i8', 'fortran_order': False, 'shape': (8388608,), }"
+                + b" " * 51 + b"\n")
+        for _ in range(64):
+            f.write(bytes(1 << 20))
+
+
 @case("adjoint-opt", r"input 'x': tensor f32\[100000,100000,100\] needs 4000000000000 bytes, more than the limit")
 def input_over_limit(d):
     save(model([h.make_node("Relu", ["x"], ["y"], name="relu")],

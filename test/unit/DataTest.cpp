@@ -5,6 +5,7 @@
 #include "data/Csv.h"
 #include "data/DataError.h"
 #include "data/Dataset.h"
+#include "data/FileBytes.h"
 #include "data/Idx.h"
 #include "data/Normalize.h"
 #include "data/Npy.h"
@@ -99,6 +100,25 @@ TEST(Idx, PlainAndGzipReadTheSame) {
   EXPECT_EQ(plain.rowSize(), 8);
   EXPECT_EQ(plain.bytes, gz.bytes);
   EXPECT_EQ(gz.at(23), 23);
+}
+
+TEST(FileBytes, LimitHoldsWhileInflating) {
+  std::string dir = tempDir();
+  std::string big(3 << 20, '\0'); // 3 MiB of zeros: about 3 kB of gzip
+  writeGz(dir + "/zeros.gz", big);
+  writeBytes(dir + "/zeros", big);
+  ASSERT_LT(fs::file_size(dir + "/zeros.gz"), 64u << 10);
+  uint64_t saved = maxFileBytes();
+  setMaxFileBytes(1 << 20);
+  std::string gz = errorOf([&] { readFileBytes(dir + "/zeros.gz"); });
+  std::string plain = errorOf([&] { readFileBytes(dir + "/zeros"); });
+  setMaxFileBytes(3 << 20);
+  EXPECT_EQ(readFileBytes(dir + "/zeros.gz").size(), big.size()); // exactly at the limit
+  setMaxFileBytes(saved);
+  EXPECT_NE(gz.find("zeros.gz: holds more than 1048576 bytes (uncompressed), the limit"),
+            std::string::npos)
+      << gz;
+  EXPECT_NE(plain.find("zeros: holds more than 1048576 bytes"), std::string::npos) << plain;
 }
 
 TEST(Idx, BigEndianElements) {

@@ -1,5 +1,6 @@
 #include "common/ToolSupport.h"
 #include "Frontend/TensorIO.h"
+#include "data/FileBytes.h"
 #include "IR/Parser.h"
 #include "Ops/Verify.h"
 #include "Support/Error.h"
@@ -65,6 +66,7 @@ void parseMaxTensorBytes(const std::string &text) {
   check(n > 0, "--max-tensor-bytes must be positive, got '", text, "'");
   check(n <= (INT64_MAX >> shift), "--max-tensor-bytes '", text, "' is too large");
   setMaxTensorBytes((uint64_t)n << shift);
+  data::setMaxFileBytes((uint64_t)n << shift);
 }
 
 void parseDimBinding(const std::string &text, ImportOptions &opts) {
