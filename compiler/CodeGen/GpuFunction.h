@@ -87,4 +87,25 @@ private:
 // for the host; fills `plan`.
 std::unique_ptr<GpuDevice> createEmulatedDevice(const Function &fn, const GpuOptions &opts, gpu::Plan &plan);
 
+// adjoint-compile --target=cuda (NvptxEmulator.cpp): each step's plan with its PTX, and one host
+// object holding every step's kernels compiled for this CPU as the emulator compiles them, for
+// the trainer's --device=emulator. The object defines (step i = the i-th add()):
+//   adj_aot_emu_count    u64, the number of steps
+//   adj_aot_emu_kernels  per step, a pointer to its kernels' `void k(void **)`, one per plan
+//                        step (null where the step is not a launch)
+//   adj_aot_emu_errors   per step, a pointer to its kernels' error record (int64[4])
+// and calls adj_emu_tid / adj_emu_barrier (runtime/cuda/EmulatedProgram.h) and libm.
+class GpuAotBuilder {
+public:
+  explicit GpuAotBuilder(const GpuOptions &opts);
+  ~GpuAotBuilder();
+  // Throws Error listing the ops the GPU code generator cannot lower (compileForGpu's).
+  gpu::Plan add(const Function &fn);
+  std::string finishHostObject(); // the builder is spent afterwards
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 } // namespace adjoint

@@ -1,14 +1,15 @@
-// The host emulator of GPU plans: the GPU lowering's module (the kernels exactly as they go to
-// PTX, before libdevice) compiled for this CPU, with the PTX special registers and barriers
-// provided by a pool of kBlock threads that run each launch as one block. Every kernel of the
-// GPU target is a grid- or block-stride loop, so one block computes the whole launch; the
-// shared-memory trees run with real barriers (fibers, below). GEMM steps go to the CPU BLAS.
-// It checks what the GPU target computes, op by op, on machines without a GPU; it says
-// nothing about speed, PTX or the driver (the ptxas test and the gpu-labelled tests do).
+// The host emulator of GPU plans, its LLVM half: the GPU lowering's module (the kernels exactly
+// as they go to PTX, before libdevice) compiled for this CPU, with the PTX special registers and
+// barriers turned into calls of the fiber block of runtime/cuda/EmulatedProgram.cpp, which runs
+// the plan (each launch one block; GEMMs on the CPU BLAS). Here: JIT-compiled for tests and
+// tools (createEmulatedDevice), or compiled to an object for adjoint-compile --target=cuda
+// trainers (GpuAotBuilder). It checks what the GPU target computes, op by op, on machines
+// without a GPU; it says nothing about speed, PTX or the driver (the ptxas test and the
+// gpu-labelled tests do).
 #include "CodeGen/GpuFunction.h"
 #include "CodeGen/NvptxKernels.h"
 #include "CodeGen/Optimize.h"
-#include "adjoint_runtime.h"
+#include "cuda/EmulatedProgram.h"
 
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
@@ -16,81 +17,18 @@
 #include <llvm/IR/IntrinsicsNVPTX.h>
 #include <llvm/IR/IntrinsicInst.h>
 #include <llvm/Support/MemoryBuffer.h>
+#include <llvm/Linker/Linker.h>
 #include <llvm/TargetParser/Host.h>
+#include <llvm/Transforms/Utils/Cloning.h>
 
-#include <chrono>
-#include <cstdlib>
-#include <cstring>
-#include <mutex>
-#include <ucontext.h>
+#include <stdexcept>
 
 namespace adjoint {
 
 namespace {
 
 using nvptx::kBlock;
-
-// A block's kBlock threads as fibers (ucontext) on the calling thread: each runs until it
-// reaches a barrier or returns, round-robin, so a barrier is one pass over the fibers (every
-// kernel of the target reaches its barriers uniformly). Far cheaper than kBlock OS threads on a
-// small machine, and deterministic.
-class FiberBlock {
-public:
-  FiberBlock() : ctx_(kBlock), stacks_((size_t)kBlock * kStack), done_(kBlock) {}
-  void launch(void (*fn)(void **), void **args) {
-    fn_ = fn;
-    args_ = args;
-    for (int i = 0; i < kBlock; ++i) {
-      getcontext(&ctx_[i]);
-      ctx_[i].uc_stack.ss_sp = stacks_.data() + (size_t)i * kStack;
-      ctx_[i].uc_stack.ss_size = kStack;
-      ctx_[i].uc_link = &main_;
-      makecontext(&ctx_[i], (void (*)())&FiberBlock::entry, 0);
-      done_[i] = false;
-    }
-    for (int live = kBlock; live > 0;) {
-      live = 0;
-      for (int i = 0; i < kBlock; ++i) {
-        if (done_[i])
-          continue;
-        current_ = i;
-        swapcontext(&main_, &ctx_[i]);
-        live += !done_[i];
-      }
-    }
-  }
-  int tid() const { return current_; }
-  void barrier() { swapcontext(&ctx_[current_], &main_); }
-  static FiberBlock *active;
-
-private:
-  static constexpr size_t kStack = 64 * 1024;
-  static void entry() {
-    FiberBlock *b = active;
-    b->fn_(b->args_);
-    b->done_[b->current_] = true;
-  }
-  ucontext_t main_;
-  std::vector<ucontext_t> ctx_;
-  std::vector<char> stacks_;
-  std::vector<char> done_;
-  int current_ = 0;
-  void (*fn_)(void **) = nullptr;
-  void **args_ = nullptr;
-};
-FiberBlock *FiberBlock::active = nullptr;
-
-extern "C" int32_t adj_emu_tid() { return FiberBlock::active->tid(); }
-extern "C" void adj_emu_barrier() { FiberBlock::active->barrier(); }
-
-// One block for all emulated launches of the process, one launch at a time.
-void launchBlock(void (*fn)(void **), void **args) {
-  static std::mutex m;
-  static FiberBlock block;
-  std::lock_guard<std::mutex> l(m);
-  FiberBlock::active = &block;
-  block.launch(fn, args);
-}
+static_assert(kBlock == gpu::kEmulatedBlock, "the emulator's block is the target's");
 
 template <typename T> T unwrap(llvm::Expected<T> v, const char *what) {
   if (!v)
@@ -157,6 +95,29 @@ void retargetToHost(llvm::Module &m, const gpu::Plan &plan) {
   }
 }
 
+// The module made host code for this CPU (optimized as the JIT optimizes, at -O2).
+std::unique_ptr<Target> hostTarget() {
+  TargetOptions host;
+  host.optLevel = 2;
+  return createTarget(host);
+}
+
+void compileForHost(llvm::Module &m, const Target &cpu) {
+  cpu.configureModule(m);
+  for (llvm::Function &f : m)
+    if (!f.isDeclaration())
+      cpu.configureFunction(f);
+  optimizeModule(m, cpu);
+}
+
+template <typename F> auto rethrow(F &&f) {
+  try {
+    return f();
+  } catch (const std::runtime_error &e) {
+    fail(e.what());
+  }
+}
+
 class EmulatedDevice : public GpuDevice {
 public:
   EmulatedDevice(const Function &fn, const GpuOptions &opts, gpu::Plan &plan) {
@@ -164,16 +125,9 @@ public:
     llvm::LLVMContext ctx;
     llvm::Module m(fn.name(), ctx);
     plan = nvptx::lowerForGpu(fn, m, *gpuTarget, opts);
-    plan_ = plan;
-    retargetToHost(m, plan_);
-    TargetOptions host;
-    host.optLevel = 2;
-    std::unique_ptr<Target> cpu = createTarget(host);
-    cpu->configureModule(m);
-    for (llvm::Function &f : m)
-      if (!f.isDeclaration())
-        cpu->configureFunction(f);
-    optimizeModule(m, *cpu);
+    retargetToHost(m, plan);
+    std::unique_ptr<Target> cpu = hostTarget();
+    compileForHost(m, *cpu);
     std::string object = emitMachineCode(m, *cpu, /*assembly=*/false);
 
     auto jtmb = unwrap(llvm::orc::JITTargetMachineBuilder::detectHost(), "detecting the host");
@@ -195,114 +149,118 @@ public:
                                  jit_->getDataLayout().getGlobalPrefix()),
                              "searching the process for symbols"));
     unwrap(jit_->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object, fn.name() + ".o")), "adding the object");
-    for (const gpu::Step &s : plan_.steps)
-      kernels_.push_back(s.kind == gpu::Step::Kind::Launch
-                             ? unwrap(jit_->lookup(s.launch.kernel + ".emu"), "finding a kernel").toPtr<void (*)(void **)>()
-                             : nullptr);
-    error_ = unwrap(jit_->lookup(gpu::Plan::kErrorSymbol), "finding the error record").toPtr<int64_t *>();
-
-    int64_t top = 0;
-    offsets_.assign(plan_.slots.size(), 0);
-    for (size_t i = 0; i < plan_.slots.size(); ++i)
-      if (plan_.slots[i].inPlaceOf < 0) {
-        offsets_[i] = top;
-        top += (std::max<int64_t>(plan_.slots[i].bytes, 1) + 255) / 256 * 256;
-      }
-    for (size_t i = 0; i < plan_.slots.size(); ++i)
-      if (plan_.slots[i].inPlaceOf >= 0)
-        offsets_[i] = offsets_[(size_t)plan_.slots[i].inPlaceOf];
-    constOffset_ = top;
-    top += ((int64_t)plan_.constants.size() + 256) / 256 * 256;
-    arena_.assign((size_t)top + 256, 0);
-    if (!plan_.constants.empty()) // data() of an empty vector may be null
-      std::memcpy(base() + constOffset_, plan_.constants.data(), plan_.constants.size());
+    std::vector<gpu::HostKernel> kernels;
+    for (const gpu::Step &s : plan.steps)
+      kernels.push_back(s.kind == gpu::Step::Kind::Launch
+                            ? unwrap(jit_->lookup(s.launch.kernel + ".emu"), "finding a kernel").toPtr<gpu::HostKernel>()
+                            : nullptr);
+    auto *error = unwrap(jit_->lookup(gpu::Plan::kErrorSymbol), "finding the error record").toPtr<int64_t *>();
+    program_ = rethrow([&] { return std::make_unique<gpu::EmulatedProgram>(plan, std::move(kernels), error); });
   }
 
   void upload(int slot, const void *src, int64_t bytes) override {
-    check(slot >= 0 && slot < (int)plan_.slots.size() && bytes <= plan_.slots[(size_t)slot].bytes,
-          "GPU emulator: upload out of range");
-    std::memcpy(base() + offsets_[(size_t)slot], src, (size_t)bytes);
+    rethrow([&] { program_->upload(slot, src, bytes); });
   }
   void download(int slot, void *dst, int64_t bytes) override {
-    check(slot >= 0 && slot < (int)plan_.slots.size() && bytes <= plan_.slots[(size_t)slot].bytes,
-          "GPU emulator: download out of range");
-    std::memcpy(dst, base() + offsets_[(size_t)slot], (size_t)bytes);
+    rethrow([&] { program_->download(slot, dst, bytes); });
   }
-  void run() override {
-    auto t0 = std::chrono::steady_clock::now();
-    for (size_t i = 0; i < plan_.steps.size(); ++i) {
-      const gpu::Step &s = plan_.steps[i];
-      switch (s.kind) {
-      case gpu::Step::Kind::Launch: {
-        std::vector<void *> args;
-        for (const gpu::BufferRef &r : s.launch.args)
-          args.push_back(address(r));
-        launchBlock(kernels_[i], args.data());
-        break;
-      }
-      case gpu::Step::Kind::Gemm: {
-        const gpu::Gemm &g = s.gemm;
-        const int64_t es = g.f64 ? 8 : 4;
-        for (int64_t b = 0; b < g.batch; ++b) {
-          uint8_t *A = address(g.a) + b * g.strideA * es, *B = address(g.b) + b * g.strideB * es,
-                  *C = address(g.c) + b * g.strideC * es;
-          if (g.f64)
-            adj_dgemm(g.transA, g.transB, g.m, g.n, g.k, g.alpha, (const double *)A, g.lda, (const double *)B, g.ldb,
-                      g.beta, (double *)C, g.ldc);
-          else
-            adj_sgemm(g.transA, g.transB, g.m, g.n, g.k, (float)g.alpha, (const float *)A, g.lda, (const float *)B,
-                      g.ldb, (float)g.beta, (float *)C, g.ldc);
-        }
-        break;
-      }
-      case gpu::Step::Kind::Copy:
-        std::memmove(address(s.copy.dst), address(s.copy.src), (size_t)s.copy.bytes);
-        break;
-      }
-    }
-    lastMs_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    if (error_[0] != 0) {
-      size_t site = (size_t)(error_[0] - 1);
-      int64_t v[3] = {error_[1], error_[2], error_[3]};
-      std::memset(error_, 0, 4 * sizeof(int64_t));
-      std::string msg = site < plan_.errorMessages.size() ? plan_.errorMessages[site] : "error";
-      std::string out;
-      for (size_t i = 0; i < msg.size(); ++i) {
-        if (msg[i] == '{' && i + 2 < msg.size() && msg[i + 2] == '}' && msg[i + 1] >= '0' && msg[i + 1] <= '2') {
-          out += std::to_string(v[msg[i + 1] - '0']);
-          i += 2;
-        } else {
-          out += msg[i];
-        }
-      }
-      fail(out);
-    }
-  }
+  void run() override { rethrow([&] { program_->run(); }); }
   void copySlot(int dst, int src, int64_t bytes) override {
-    std::memmove(base() + offsets_.at((size_t)dst), base() + offsets_.at((size_t)src), (size_t)bytes);
+    rethrow([&] { program_->copySlot(dst, src, bytes); });
   }
-  double lastRunMs() const override { return lastMs_; }
+  double lastRunMs() const override { return program_->lastRunMs(); }
   std::string describe() const override { return "host emulator of the GPU target"; }
 
 private:
-  uint8_t *base() { return reinterpret_cast<uint8_t *>((reinterpret_cast<uintptr_t>(arena_.data()) + 255) / 256 * 256); }
-  uint8_t *address(const gpu::BufferRef &r) {
-    return base() + (r.slot == gpu::BufferRef::kConstants ? constOffset_ : offsets_.at((size_t)r.slot)) + r.offset;
-  }
-  gpu::Plan plan_;
-  std::unique_ptr<llvm::orc::LLJIT> jit_;
-  std::vector<void (*)(void **)> kernels_;
-  int64_t *error_ = nullptr;
-  std::vector<int64_t> offsets_;
-  int64_t constOffset_ = 0;
-  std::vector<uint8_t> arena_;
-  double lastMs_ = 0;
+  std::unique_ptr<llvm::orc::LLJIT> jit_; // owns the kernels program_ runs: destroyed after it
+  std::unique_ptr<gpu::EmulatedProgram> program_;
 };
 
 } // namespace
 
 std::unique_ptr<GpuDevice> createEmulatedDevice(const Function &fn, const GpuOptions &opts, gpu::Plan &plan) {
   return std::make_unique<EmulatedDevice>(fn, opts, plan);
+}
+
+
+struct GpuAotBuilder::Impl {
+  GpuOptions opts;
+  std::unique_ptr<NvptxTarget> gpu;
+  std::unique_ptr<Target> cpu;
+  llvm::LLVMContext ctx;
+  std::unique_ptr<llvm::Module> host;
+  std::vector<std::string> tables, errors;
+};
+
+GpuAotBuilder::GpuAotBuilder(const GpuOptions &opts) : impl_(std::make_unique<Impl>()) {
+  impl_->opts = opts;
+  impl_->gpu = nvptx::gpuTarget(opts);
+  impl_->cpu = hostTarget();
+  impl_->host = std::make_unique<llvm::Module>("adjoint-aot-emulator", impl_->ctx);
+  impl_->cpu->configureModule(*impl_->host);
+}
+
+GpuAotBuilder::~GpuAotBuilder() = default;
+
+gpu::Plan GpuAotBuilder::add(const Function &fn) {
+  Impl &d = *impl_;
+  check(d.host != nullptr, "internal error: GpuAotBuilder used after finishHostObject()");
+  auto m = std::make_unique<llvm::Module>(fn.name(), d.ctx);
+  gpu::Plan plan = nvptx::lowerForGpu(fn, *m, *d.gpu, d.opts);
+  std::unique_ptr<llvm::Module> hostM = llvm::CloneModule(*m);
+  plan.ptx = nvptx::finishModule(*m, *d.gpu, libdevicePath(d.opts));
+
+  // As createEmulatedDevice compiles it, so the trainer's kernels are the emulator's.
+  retargetToHost(*hostM, plan);
+  compileForHost(*hostM, *d.cpu);
+  std::string index = std::to_string(d.tables.size());
+  auto *ptr = llvm::PointerType::get(d.ctx, 0);
+  std::vector<llvm::Constant *> kernels;
+  for (const gpu::Step &s : plan.steps) {
+    llvm::Function *k = s.kind == gpu::Step::Kind::Launch ? hostM->getFunction(s.launch.kernel + ".emu") : nullptr;
+    check(k || s.kind != gpu::Step::Kind::Launch, "internal error: no host kernel ", s.launch.kernel, " for @",
+          fn.name());
+    kernels.push_back(k ? (llvm::Constant *)k : llvm::ConstantPointerNull::get(ptr));
+  }
+  auto *type = llvm::ArrayType::get(ptr, kernels.size());
+  std::string table = "adj_aot_emu_k" + index, error = "adj_aot_emu_e" + index;
+  new llvm::GlobalVariable(*hostM, type, true, llvm::GlobalValue::ExternalLinkage,
+                           llvm::ConstantArray::get(type, kernels), table);
+  llvm::GlobalVariable *record = hostM->getGlobalVariable(gpu::Plan::kErrorSymbol);
+  check(record != nullptr, "internal error: @", fn.name(), " has no error record");
+  record->setName(error);
+  // Each step's code is private to it: only its tables are seen by the others' link.
+  for (llvm::GlobalValue &g : hostM->global_values())
+    if (!g.isDeclaration() && g.getName() != table && g.getName() != error)
+      g.setLinkage(llvm::GlobalValue::InternalLinkage);
+  check(!llvm::Linker::linkModules(*d.host, std::move(hostM)), "linking the emulated kernels of @", fn.name(),
+        " failed");
+  d.tables.push_back(table);
+  d.errors.push_back(error);
+  return plan;
+}
+
+std::string GpuAotBuilder::finishHostObject() {
+  Impl &d = *impl_;
+  check(d.host != nullptr, "internal error: GpuAotBuilder::finishHostObject() called twice");
+  llvm::Module &m = *d.host;
+  auto *ptr = llvm::PointerType::get(d.ctx, 0);
+  auto *i64 = llvm::Type::getInt64Ty(d.ctx);
+  std::vector<llvm::Constant *> tables, errors;
+  for (size_t i = 0; i < d.tables.size(); ++i) {
+    tables.push_back(m.getGlobalVariable(d.tables[i]));
+    errors.push_back(llvm::ConstantExpr::getPointerBitCastOrAddrSpaceCast(m.getGlobalVariable(d.errors[i]), ptr));
+  }
+  auto *type = llvm::ArrayType::get(ptr, tables.size());
+  new llvm::GlobalVariable(m, type, true, llvm::GlobalValue::ExternalLinkage, llvm::ConstantArray::get(type, tables),
+                           "adj_aot_emu_kernels");
+  new llvm::GlobalVariable(m, type, true, llvm::GlobalValue::ExternalLinkage, llvm::ConstantArray::get(type, errors),
+                           "adj_aot_emu_errors");
+  new llvm::GlobalVariable(m, i64, true, llvm::GlobalValue::ExternalLinkage,
+                           llvm::ConstantInt::get(i64, tables.size()), "adj_aot_emu_count");
+  std::string out = emitMachineCode(m, *d.cpu, /*assembly=*/false);
+  d.host.reset();
+  return out;
 }
 
 } // namespace adjoint

@@ -49,7 +49,7 @@ void writeCheckpoint(const std::string &path, Session &s,
   p.pod<uint32_t>((uint32_t)(m.params.size() + m.state.size()));
   for (int role = 0; role < 2; ++role)
     for (const TensorInfo &t : role ? m.state : m.params) {
-      const Buffer &b = role ? s.state(t.name) : s.param(t.name);
+      const Buffer &b = role ? s.currentState(t.name) : s.currentParam(t.name);
       p.pod<uint8_t>((uint8_t)role);
       p.str(t.name);
       p.pod<int32_t>(t.dtype);

@@ -10,10 +10,14 @@
 //   steps       u32 n, n × step (below)
 //   onnx        the original model file's bytes (for exporting the trained model)
 //
-//   step: u8 kind (0 train, 1 eval), i64 batch, u32 entry (index into adj_aot_entries),
-//         i64 workspace bytes, i32 first output, i32 workspace slot, i32 loss output,
-//         i32 prediction output, u32 n slots × (u8 kind, name, dtype, shape, i32 inPlaceOf),
-//         u32 n error messages × string
+//   step: u8 kind (0 train, 1 eval), i64 batch, u32 entry (index into adj_aot_entries;
+//         kNoEntry for a GPU step), plan (string: empty for the CPU, else the step's gpu::Plan
+//         serialized as runtime/cuda/PlanFile.h writes plan files), i64 workspace bytes,
+//         i32 first output, i32 workspace slot, i32 loss output, i32 prediction output,
+//         u32 n slots × (u8 kind, name, dtype, shape, i32 inPlaceOf), u32 n error messages × string
+//
+// config "device" is "cpu" or "cuda" (--target=cuda: every step has a plan and no entry).
+// Version 2 added the plan.
 //
 // strings are u64 length + bytes; a shape is u32 rank + i64 dims; a dtype is the ONNX
 // TensorProto code (1 float, 11 double, 7 int64, 6 int32, 9 bool). Header-only and free of
@@ -27,7 +31,8 @@
 namespace adjoint::aot {
 
 constexpr char kBlobMagic[8] = {'A', 'D', 'J', 'A', 'O', 'T', '0', '1'};
-constexpr uint32_t kBlobVersion = 1;
+constexpr uint32_t kBlobVersion = 2;
+constexpr uint32_t kNoEntry = 0xffffffffu;
 
 enum class StepKind : uint8_t { Train = 0, Eval = 1 };
 enum class SlotKind : uint8_t { Input = 0, Param = 1, Output = 2, Workspace = 3 };

@@ -106,7 +106,12 @@ ModelInfo parseModel(const char *blob, size_t size, void (*const *entries)(void 
     StepInfo s;
     s.kind = (StepKind)r.pod<uint8_t>();
     s.batch = r.pod<int64_t>();
-    s.entry = entries[r.pod<uint32_t>()];
+    uint32_t entry = r.pod<uint32_t>();
+    s.plan = r.str();
+    if (entry != kNoEntry)
+      s.entry = entries[entry];
+    else if (s.plan.empty())
+      throw std::runtime_error("the embedded model description has a step with neither code nor plan");
     s.workspaceBytes = r.pod<int64_t>();
     s.firstOutput = r.pod<int32_t>();
     s.workspaceSlot = r.pod<int32_t>();

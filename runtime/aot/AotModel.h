@@ -43,7 +43,8 @@ struct Slot {
 struct StepInfo {
   StepKind kind = StepKind::Train;
   int64_t batch = 0;
-  void (*entry)(void **) = nullptr;
+  void (*entry)(void **) = nullptr; // the CPU code; null for a GPU step
+  std::string plan;                  // a GPU step's serialized gpu::Plan (PlanFile.h)
   int64_t workspaceBytes = 0;
   int32_t firstOutput = 0, workspaceSlot = 0, lossOutput = 0, predOutput = 1;
   std::vector<Slot> slots;
@@ -67,6 +68,7 @@ struct ModelInfo {
   int64_t batch() const; // the batch the model was compiled for
   const std::string &dataInput() const { return config.at("data_input"); }
   const std::string &lossKind() const { return config.at("loss_kind"); }
+  bool gpu() const { return get("device") == "cuda"; }
 };
 
 // Parses a blob (throws std::runtime_error when malformed).

@@ -85,18 +85,43 @@ Session::Session(const ModelInfo &m) : m_(m) {
     state_.emplace(t.name, Buffer(t.byteSize()));
 }
 
-Buffer &Session::param(const std::string &name) {
-  auto it = params_.find(name);
-  if (it == params_.end())
-    throw std::runtime_error("the model has no parameter '" + name + "'");
+Buffer &Session::find(std::map<std::string, Buffer> &m, const std::string &name, const char *what) {
+  auto it = m.find(name);
+  if (it == m.end())
+    throw std::runtime_error(std::string("the model has no ") + what + " '" + name + "'");
   return it->second;
 }
 
+Buffer &Session::param(const std::string &name) {
+  Buffer &b = hostParam(name);
+  if (executor_) {
+    executor_->pullState();
+    executor_->hostStateChanged();
+  }
+  return b;
+}
+
+const Buffer &Session::currentParam(const std::string &name) {
+  Buffer &b = hostParam(name);
+  if (executor_)
+    executor_->pullState();
+  return b;
+}
+
+const Buffer &Session::currentState(const std::string &name) {
+  Buffer &b = hostState(name);
+  if (executor_)
+    executor_->pullState();
+  return b;
+}
+
 Buffer &Session::state(const std::string &name) {
-  auto it = state_.find(name);
-  if (it == state_.end())
-    throw std::runtime_error("the model has no optimizer state '" + name + "'");
-  return it->second;
+  Buffer &b = hostState(name);
+  if (executor_) {
+    executor_->pullState();
+    executor_->hostStateChanged();
+  }
+  return b;
 }
 
 const StepInfo &Session::find(StepKind kind, int64_t n) const {
@@ -114,11 +139,17 @@ const StepInfo &Session::find(StepKind kind, int64_t n) const {
 
 StepResult Session::train(const void *x, const void *y, int64_t n, double lr, int64_t step,
                           int64_t dropoutSeed) {
-  return run(find(StepKind::Train, n), x, y, lr, step, dropoutSeed);
+  const StepInfo &s = find(StepKind::Train, n);
+  if (executor_)
+    return executor_->run(s, x, y, lr, step, dropoutSeed);
+  return run(s, x, y, lr, step, dropoutSeed);
 }
 
 StepResult Session::eval(const void *x, const void *y, int64_t n) {
-  return run(find(StepKind::Eval, n), x, y, 0, 0, 0);
+  const StepInfo &s = find(StepKind::Eval, n);
+  if (executor_)
+    return executor_->run(s, x, y, 0, 0, 0);
+  return run(s, x, y, 0, 0, 0);
 }
 
 StepResult Session::run(const StepInfo &s, const void *x, const void *y, double lr,
@@ -174,6 +205,8 @@ StepResult Session::run(const StepInfo &s, const void *x, const void *y, double 
     buf[(size_t)out.inPlaceOf] = copies.back().data();
   }
   buf[(size_t)s.workspaceSlot] = sc.workspace.data();
+  if (!s.entry)
+    throw std::runtime_error("this step was compiled for the GPU (--target=cuda) and has no CPU code");
   s.entry(buf.data());
 
   adj_error err;
@@ -213,6 +246,8 @@ StepResult Session::run(const StepInfo &s, const void *x, const void *y, double 
 }
 
 void Session::exportOnnx(const std::string &path) const {
+  if (executor_)
+    executor_->pullState();
   std::map<std::string, SpliceTensor> tensors;
   for (const TensorInfo &t : m_.params) {
     const Buffer &b = params_.at(t.name);

@@ -38,6 +38,22 @@ struct StepResult {
   int64_t predictions = 0;
 };
 
+class Session;
+
+// Where a session's steps run when not on this CPU (GpuSession.h: a GPU, or its emulator). The
+// executor keeps the parameters and optimizer state on its device; the session's host buffers
+// are brought up to date before anyone reads them (pullState) and are taken as the newest after
+// anyone may have written them (hostStateChanged).
+class StepExecutor {
+public:
+  virtual ~StepExecutor() = default;
+  virtual StepResult run(const StepInfo &s, const void *x, const void *y, double lr, int64_t step,
+                         int64_t dropoutSeed) = 0;
+  virtual void pullState() = 0;
+  virtual void hostStateChanged() = 0;
+  virtual std::string describe() const = 0; // "NVIDIA H200 (sm_90)"
+};
+
 class Session {
 public:
   explicit Session(const ModelInfo &m); // the embedded initial parameters, zero state
@@ -53,8 +69,19 @@ public:
   StepResult eval(const void *x, const void *y, int64_t n);
 
   // Parameters and optimizer state by name (the train step's order in model().params/state).
+  // With an executor they are downloaded first and uploaded again before the next step.
   Buffer &param(const std::string &name);
   Buffer &state(const std::string &name);
+  // For reading only (checkpoints): downloaded when the device is newer, not uploaded again.
+  const Buffer &currentParam(const std::string &name);
+  const Buffer &currentState(const std::string &name);
+  // The host buffers as they are, for executors.
+  Buffer &hostParam(const std::string &name) { return find(params_, name, "parameter"); }
+  Buffer &hostState(const std::string &name) { return find(state_, name, "optimizer state"); }
+
+  // Runs the steps through `e` from now on (the host buffers hold the state at this point).
+  void setExecutor(std::unique_ptr<StepExecutor> e) { executor_ = std::move(e); }
+  const StepExecutor *executor() const { return executor_.get(); }
   bool hasState(const std::string &name) const { return state_.count(name) != 0; }
 
   // Writes the model the binary was compiled from with the current parameters as its
@@ -69,10 +96,12 @@ private:
   StepResult run(const StepInfo &s, const void *x, const void *y, double lr, int64_t step,
                  int64_t dropoutSeed);
   const StepInfo &find(StepKind kind, int64_t n) const;
+  static Buffer &find(std::map<std::string, Buffer> &m, const std::string &name, const char *what);
 
   const ModelInfo &m_;
   std::map<std::string, Buffer> params_, state_;
   std::map<const StepInfo *, Scratch> scratch_;
+  std::unique_ptr<StepExecutor> executor_;
 };
 
 // Accuracy counts as adjoint-train's (tools/adjoint-train/Metrics.cpp): the first maximum over

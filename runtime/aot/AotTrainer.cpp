@@ -54,8 +54,16 @@ struct EvalResult {
 
 class Loop {
 public:
-  Loop(const TrainerOptions &o, const ModelInfo &m, std::ostream &out)
-      : o_(o), m_(m), session_(m), progress_(out, Progress::modeFor(o.progress), 1) {}
+  Loop(const TrainerOptions &o, const ModelInfo &m, std::ostream &out, const ExecutorFactory &device)
+      : o_(o), m_(m), session_(m), progress_(out, Progress::modeFor(o.progress), 1) {
+    // Before anything else: a trainer for the GPU without one fails at once, in one line.
+    if (m.gpu()) {
+      if (!device)
+        throw std::runtime_error("this trainer's steps were compiled for the GPU (--target=cuda) but "
+                                 "it was linked without the GPU runtime");
+      session_.setExecutor(device(session_, o.device));
+    }
+  }
   TrainerResult run();
 
 private:
@@ -121,7 +129,10 @@ void Loop::setUp() {
     numParams += t.numel();
   std::ostringstream os;
   os << "adjoint-compile trainer: " << m_.get("model") << " (compiled for " << m_.get("target")
-     << ")\n  data:      " << data_.description << " (loaded in " << fixed(loadSeconds, 1)
+     << ")\n";
+  if (const StepExecutor *e = session_.executor())
+    os << "  device:    " << e->describe() << "\n";
+  os << "  data:      " << data_.description << " (loaded in " << fixed(loadSeconds, 1)
      << " s)\n  model:     input '" << m_.dataInput() << "' "
      << TensorInfo{"", m_.inputDType, m_.exampleShape}.describe() << " per example, "
      << numParams << " parameters in " << m_.params.size() << " tensors; loss " << m_.get("loss");
@@ -390,12 +401,13 @@ void onInterrupt(int) {
 
 } // namespace
 
-TrainerResult runTrainer(const TrainerOptions &opts, const ModelInfo &m, std::ostream &out) {
-  Loop loop(opts, m, out);
+TrainerResult runTrainer(const TrainerOptions &opts, const ModelInfo &m, std::ostream &out,
+                         const ExecutorFactory &device) {
+  Loop loop(opts, m, out, device);
   return loop.run();
 }
 
-int trainerMain(int argc, char **argv) {
+int trainerMain(int argc, char **argv, const ExecutorFactory &device) {
   const char *name = argc > 0 ? argv[0] : "trainer";
   try {
     const ModelInfo &m = linkedModel();
@@ -406,7 +418,7 @@ int trainerMain(int argc, char **argv) {
     sa.sa_handler = onInterrupt;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
-    TrainerResult r = runTrainer(opts, m, std::cout);
+    TrainerResult r = runTrainer(opts, m, std::cout, device);
     return r.interrupted ? 130 : 0;
   } catch (const std::exception &e) {
     std::cout.flush();

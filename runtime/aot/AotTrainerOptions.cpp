@@ -72,6 +72,8 @@ void printHelp(const char *argv0, const ModelInfo &m) {
          "  --progress=MODE        auto, bar, lines, none\n"
          "  --print-every=N        lines mode: a line every N steps      [about 10 per epoch]\n"
          "  --stop-after=N         stop after step N as Ctrl-C does (checkpoint, exit 130)\n"
+         "  --device=cuda|emulator (GPU trainers) the GPU, or its plans run on this CPU\n"
+         "                         (host-compiled kernels, for testing)         [cuda]\n"
          "  -h, --help             this text\n";
 }
 
@@ -150,6 +152,12 @@ bool parseTrainerOptions(int argc, char **argv, const ModelInfo &m, TrainerOptio
       o.printEvery = integer(value(), flag, false);
     } else if (flag == "--stop-after") {
       o.stopAfter = integer(value(), flag, false);
+    } else if (flag == "--device") {
+      o.device = value();
+      if (!m.gpu())
+        usage("--device is for trainers compiled with --target=cuda; this one runs on the CPU");
+      if (o.device != "cuda" && o.device != "emulator")
+        usage("--device expects cuda or emulator; got '" + o.device + "'");
     } else if (flag == "--batch" || flag == "--optimizer" || flag == "--loss") {
       usage(flag + " is compiled into this trainer (batch " + std::to_string(m.batch()) +
             ", optimizer " + m.get("optimizer") + ", loss " + m.get("loss") +
@@ -162,6 +170,8 @@ bool parseTrainerOptions(int argc, char **argv, const ModelInfo &m, TrainerOptio
     usage("no dataset given: pass --data SPEC (e.g. --data fashion-mnist)");
   if (o.lr == 0)
     o.lr = std::stod(m.get("lr", "0.001"));
+  if (m.gpu() && o.device.empty())
+    o.device = "cuda";
   return true;
 }
 

@@ -22,6 +22,7 @@ struct TrainerOptions {
   uint64_t seed = 0;
   std::string progress = "auto";
   int64_t printEvery = 0, stopAfter = 0;
+  std::string device; // --target=cuda trainers: "cuda" (default) or "emulator"; else empty
 };
 
 // Returns false when --help was printed. Defaults come from the model's compiled settings.

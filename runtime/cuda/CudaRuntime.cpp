@@ -408,6 +408,23 @@ void CudaProgram::copySlot(int dst, int src, int64_t bytes) {
         "copying " + m.plan.slots[(size_t)src].name + " to " + m.plan.slots[(size_t)dst].name);
 }
 
+void CudaProgram::copyFrom(int dst, const CudaProgram &src, int srcSlot, int64_t bytes) {
+  const Api &a = usable();
+  Impl &m = *impl_;
+  const Impl &o = *src.impl_;
+  if (dst < 0 || dst >= (int)m.plan.slots.size() || srcSlot < 0 || srcSlot >= (int)o.plan.slots.size() ||
+      bytes < 0 || bytes > m.plan.slots[(size_t)dst].bytes || bytes > o.plan.slots[(size_t)srcSlot].bytes)
+    failWith("copy from slot " + std::to_string(srcSlot) + " of @" + o.plan.entry + " to slot " +
+             std::to_string(dst) + " of @" + m.plan.entry + ": out of range");
+  if (bytes == 0)
+    return;
+  std::string what = "copying " + o.plan.slots[(size_t)srcSlot].name + " from @" + o.plan.entry + " to @" +
+                     m.plan.entry;
+  check(a.cuStreamSynchronize(o.stream), "waiting for @" + o.plan.entry);
+  check(a.cuMemcpyDtoDAsync(m.address({dst, 0}), o.address({srcSlot, 0}), (size_t)bytes, m.stream), what);
+  check(a.cuStreamSynchronize(m.stream), what);
+}
+
 double CudaProgram::lastRunMs() const { return impl_->lastMs; }
 
 } // namespace adjoint::gpu

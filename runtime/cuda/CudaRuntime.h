@@ -42,6 +42,10 @@ public:
   void run();
   // Device-to-device copy of `bytes` from slot src to slot dst, ordered after the last run().
   void copySlot(int dst, int src, int64_t bytes);
+  // Device-to-device copy of `bytes` from slot srcSlot of another program on this device into
+  // slot dst; waits for both programs' work first and for the copy itself (it hands state between
+  // the plans of one trainer, rarely).
+  void copyFrom(int dst, const CudaProgram &src, int srcSlot, int64_t bytes);
   // Device time of the last run(), from CUDA events (ms).
   double lastRunMs() const;
 

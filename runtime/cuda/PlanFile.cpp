@@ -27,10 +27,10 @@ struct Writer {
 
 struct Reader {
   const std::string &in;
-  const std::string &path;
+  const std::string &what;
   size_t at = 0;
-  [[noreturn]] void bad(const char *what) const {
-    throw std::runtime_error("plan file '" + path + "' is damaged: " + what + " at byte " + std::to_string(at));
+  [[noreturn]] void bad(const char *why) const {
+    throw std::runtime_error(what + " is damaged: " + why + " at byte " + std::to_string(at));
   }
   int64_t i64() {
     if (in.size() - at < 8)
@@ -68,7 +68,7 @@ struct Reader {
 
 } // namespace
 
-void writePlanFile(const std::string &path, const Plan &p) {
+std::string serializePlan(const Plan &p) {
   Writer w;
   w.out.append(kMagic, 8);
   w.str(p.entry);
@@ -118,8 +118,13 @@ void writePlanFile(const std::string &path, const Plan &p) {
   w.i64((int64_t)p.errorMessages.size());
   for (const std::string &m : p.errorMessages)
     w.str(m);
+  return w.out;
+}
+
+void writePlanFile(const std::string &path, const Plan &p) {
+  std::string bytes = serializePlan(p);
   std::ofstream f(path, std::ios::binary);
-  f.write(w.out.data(), (std::streamsize)w.out.size());
+  f.write(bytes.data(), (std::streamsize)bytes.size());
   if (!f)
     throw std::runtime_error("cannot write plan file '" + path + "'");
 }
@@ -129,9 +134,13 @@ Plan readPlanFile(const std::string &path) {
   if (!f)
     throw std::runtime_error("cannot open plan file '" + path + "'");
   std::string in((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  Reader r{in, path};
+  return parsePlan(in, "plan file '" + path + "'");
+}
+
+Plan parsePlan(const std::string &in, const std::string &what) {
+  Reader r{in, what};
   if (in.size() < 8 || std::memcmp(in.data(), kMagic, 8) != 0)
-    throw std::runtime_error("'" + path + "' is not an adjoint plan file (version 1)");
+    throw std::runtime_error(what + " is not an adjoint plan (version 1)");
   r.at = 8;
   Plan p;
   p.entry = r.str();

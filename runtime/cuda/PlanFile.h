@@ -12,4 +12,9 @@ void writePlanFile(const std::string &path, const Plan &plan);
 // Throws std::runtime_error naming the file for a short, damaged or foreign file.
 Plan readPlanFile(const std::string &path);
 
+// The same format as bytes (a plan embedded in an adjoint-compile --target=cuda trainer);
+// `what` names the bytes' origin in errors ("plan file 'x.plan'", "the plan of step 3").
+std::string serializePlan(const Plan &plan);
+Plan parsePlan(const std::string &bytes, const std::string &what);
+
 } // namespace adjoint::gpu

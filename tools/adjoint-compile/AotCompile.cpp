@@ -1,5 +1,7 @@
 #include "AotCompile.h"
 #include "AotFormat.h"
+#include "CodeGen/GpuFunction.h"
+#include "cuda/PlanFile.h"
 #include "Frontend/TensorIO.h"
 #include "StepBuilder.h"
 #include "Support/Error.h"
@@ -47,13 +49,46 @@ struct Compiled {
   train::Step *step;
   aot::StepKind kind;
   LoweredFunction lowered;
+  std::string plan; // --target=cuda: the serialized gpu::Plan
 };
+
+// A GPU step's layout: the plan's slots are the CPU's (inputs, parameters, outputs, workspace)
+// with the memory plan's in-place outputs.
+LoweredFunction gpuLayout(const Function &fn, const gpu::Plan &plan) {
+  LoweredFunction l;
+  l.entry = plan.entry;
+  BufferLayout &b = l.layout;
+  auto add = [&](BufferSlot::Kind kind, const std::string &name, const TensorType &t) {
+    BufferSlot s;
+    s.kind = kind;
+    s.name = name;
+    s.type = t;
+    b.slots.push_back(s);
+  };
+  for (Value *v : fn.inputs())
+    add(BufferSlot::Kind::Input, v->name(), v->type());
+  for (Value *v : fn.params())
+    add(BufferSlot::Kind::Param, v->name(), v->type());
+  b.firstOutput = (int)b.slots.size();
+  for (const auto &o : fn.outputs())
+    add(BufferSlot::Kind::Output, o.name, o.value->type());
+  b.workspaceSlot = (int)b.slots.size();
+  add(BufferSlot::Kind::Workspace, "workspace", TensorType{DType::F32, {0}});
+  check(plan.slots.size() == b.slots.size(), "internal error: the GPU plan of @", fn.name(), " has ",
+        plan.slots.size(), " slots, its function ", b.slots.size());
+  for (size_t i = 0; i < b.slots.size(); ++i)
+    b.slots[i].inPlaceOf = plan.slots[i].inPlaceOf;
+  b.workspaceBytes = plan.workspaceBytes;
+  l.errorMessages = plan.errorMessages;
+  return l;
+}
 
 void writeStep(BlobWriter &w, const Compiled &c, uint32_t entry) {
   const BufferLayout &l = c.lowered.layout;
   w.pod<uint8_t>((uint8_t)c.kind);
   w.pod<int64_t>(c.step->batch);
-  w.pod<uint32_t>(entry);
+  w.pod<uint32_t>(c.plan.empty() ? entry : aot::kNoEntry);
+  w.str(c.plan);
   w.pod<int64_t>(l.workspaceBytes);
   w.pod<int32_t>(l.firstOutput);
   w.pod<int32_t>(l.workspaceSlot);
@@ -104,8 +139,17 @@ CompiledModel compileModel(const CompileOptions &o, AotOutput output) {
 
   CompiledModel out;
   out.batch = batch;
+  // --target=cuda: the CPU builder only carries the description (no steps: entries is empty).
   AotBuilder aot(o.target);
-  out.target = aot.target().describe();
+  std::unique_ptr<GpuAotBuilder> gpu;
+  if (o.cuda) {
+    GpuOptions go;
+    go.arch = o.gpuArch;
+    gpu = std::make_unique<GpuAotBuilder>(go);
+    out.target = "cuda " + o.gpuArch + " (NVPTX; host emulator for " + aot.target().describe() + ")";
+  } else {
+    out.target = aot.target().describe();
+  }
   std::vector<Compiled> compiled;
   std::set<std::pair<int, int64_t>> seen;
   auto add = [&](aot::StepKind kind, int64_t b, bool listed = true) {
@@ -115,7 +159,17 @@ CompiledModel compileModel(const CompileOptions &o, AotOutput output) {
     train::Step &s = tr ? builder.train(b) : builder.eval(b);
     fuse(*s.fn);
     std::string symbol = std::string(tr ? "adj_aot_train_b" : "adj_aot_eval_b") + std::to_string(b);
-    compiled.push_back({&s, kind, aot.add(*s.fn, symbol)});
+    if (gpu) {
+      gpu::Plan plan = gpu->add(*s.fn);
+      std::ostringstream text;
+      text << "// " << symbol << ": @" << plan.entry << ", " << plan.steps.size() << " steps\n";
+      for (size_t i = 0; i < plan.steps.size(); ++i)
+        text << "// step " << i << ": " << describeStep(plan.steps[i]) << "\n";
+      out.ptx += text.str() + plan.ptx + "\n";
+      compiled.push_back({&s, kind, gpuLayout(*s.fn, plan), gpu::serializePlan(plan)});
+    } else {
+      compiled.push_back({&s, kind, aot.add(*s.fn, symbol), ""});
+    }
     if (listed)
       out.steps.push_back(std::string(tr ? "train" : "eval") + " b" + std::to_string(b) + " (" +
                           std::to_string(s.fn->ops().size()) + " ops)");
@@ -162,7 +216,10 @@ CompiledModel compileModel(const CompileOptions &o, AotOutput output) {
       {"batch", std::to_string(batch)},
       {"fixed_batch", builder.fixedBatch() ? "1" : "0"},
       {"data_input", builder.dataInput()},
-      {"target", out.target}};
+      {"target", out.target},
+      {"device", o.cuda ? "cuda" : "cpu"}};
+  if (o.cuda)
+    config["gpu_arch"] = o.gpuArch;
 
   BlobWriter w;
   w.raw(aot::kBlobMagic, sizeof aot::kBlobMagic);
@@ -225,6 +282,8 @@ CompiledModel compileModel(const CompileOptions &o, AotOutput output) {
     << "#define ADJOINT_MODEL_DEFAULT_LR " << config["lr"] << "\n";
   out.header = h.str();
   out.bytes = aot.finish(w.data(), output);
+  if (gpu && o.emit == Emit::Exe)
+    out.emulatorObject = gpu->finishHostObject();
   return out;
 }
 

@@ -16,6 +16,9 @@ struct CompiledModel {
   int64_t batch = 0;
   std::vector<std::string> steps; // "train b64 (35 ops)", for the summary line
   std::string header;             // model #defines for the C header
+  // --target=cuda: the object of the host-compiled kernels (the trainer's emulated device), and
+  // the plans as text (--emit=ptx).
+  std::string emulatorObject, ptx;
 };
 
 CompiledModel compileModel(const CompileOptions &o, AotOutput output);

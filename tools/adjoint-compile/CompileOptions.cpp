@@ -26,9 +26,14 @@ void printHelp() {
          "                         parameters, checkpoints, ONNX export) and its header\n"
          "  --emit=obj             the object file alone (defines adj_aot_entries, adj_aot_blob)\n"
          "  --emit=llvm|asm        optimized LLVM IR or assembly text, for reading and FileCheck\n"
+         "  --emit=ptx             --target=cuda: every step's plan and PTX as text\n"
          "  -o, --output PATH      where to write (llvm and asm: '-' or none for stdout)\n"
          "  --header=PATH          lib: the C header [OUT with .h for its extension]\n"
          "\ntarget:\n"
+         "  --target=cpu|cuda      cuda: a trainer for an NVIDIA GPU (PTX loaded at start,\n"
+         "                         parameters and optimizer state kept on the device; its\n"
+         "                         --device=emulator runs the same plans on this CPU); exe and ptx\n"
+         "  --gpu-arch=sm_NN       the GPU architecture of --target=cuda                [sm_90]\n"
          "  --mcpu=CPU             native (this machine), x86-64, x86-64-v2, x86-64-v3,\n"
          "                         skylake-avx512, ... (llc -mcpu=help lists them)  [native]\n"
          "  --mtriple=TRIPLE       the target triple; exe and lib link for this machine only\n"
@@ -56,6 +61,10 @@ void printHelp() {
          "                         [$ADJOINT_RUNTIME_DIR, else those of this build]\n"
          "  --cxx=PATH             the linker driver [$ADJOINT_CXX, else the C++ compiler of\n"
          "                         this build]\n"
+         "  --static-runtime       exe: link BLAS, zlib and the Fortran and C++ runtimes\n"
+         "                         statically (a trainer for a machine without them)\n"
+         "  --blas=LIB             link this BLAS library (.so or .a with CBLAS) instead of the\n"
+         "                         build's (a GPU trainer uses BLAS only for --device=emulator)\n"
          "  -v                     print the link command\n"
          "  -h, --help             this text\n";
 }
@@ -118,7 +127,17 @@ bool parseCompileOptions(int argc, char **argv, CompileOptions &o) {
       else if (e == "obj") o.emit = Emit::Obj;
       else if (e == "llvm") o.emit = Emit::Llvm;
       else if (e == "asm") o.emit = Emit::Asm;
-      else fail("--emit expects exe, lib, obj, llvm or asm; got '", e, "'");
+      else if (e == "ptx") o.emit = Emit::Ptx;
+      else fail("--emit expects exe, lib, obj, llvm, asm or ptx; got '", e, "'");
+    } else if (flag == "--target") {
+      std::string t = value();
+      check(t == "cpu" || t == "cuda", "--target expects cpu or cuda; got '", t, "'");
+      o.cuda = t == "cuda";
+    } else if (flag == "--gpu-arch") {
+      o.gpuArch = value();
+      check(o.gpuArch.rfind("sm_", 0) == 0 && o.gpuArch.size() > 3 &&
+                o.gpuArch.find_first_not_of("0123456789a", 3) == std::string::npos,
+            "--gpu-arch expects an architecture such as sm_80 or sm_90; got '", o.gpuArch, "'");
     } else if (flag == "-o" || flag == "--output") {
       o.output = value();
     } else if (flag == "--header") {
@@ -173,6 +192,10 @@ bool parseCompileOptions(int argc, char **argv, CompileOptions &o) {
       o.runtimeDir = value();
     } else if (flag == "--cxx") {
       o.cxx = value();
+    } else if (flag == "--blas") {
+      o.blas = value();
+    } else if (a == "--static-runtime") {
+      o.staticRuntime = true;
     } else if (a == "-v") {
       o.verbose = true;
     } else if (a.size() > 1 && a[0] == '-') {
@@ -186,7 +209,19 @@ bool parseCompileOptions(int argc, char **argv, CompileOptions &o) {
   check(o.optimizer == "sgd" || o.optimizer == "adam" || o.optimizer == "adamw" ||
             o.optimizer == "rmsprop" || o.optimizer == "adagrad",
         "--optimizer expects sgd, adam, adamw, rmsprop or adagrad; got '", o.optimizer, "'");
-  bool text = o.emit == Emit::Llvm || o.emit == Emit::Asm;
+  if (o.cuda) {
+    check(o.emit == Emit::Exe || o.emit == Emit::Ptx, "--target=cuda writes a trainer (--emit=exe) or ",
+          "the plans' PTX (--emit=ptx); --emit=",
+          o.emit == Emit::Lib ? "lib (the C library) is CPU-only for now"
+                              : o.emit == Emit::Obj ? "obj is CPU-only (the trainer needs its PTX and host kernels linked as adjoint-compile links them)"
+                                                    : "llvm|asm prints CPU code; use --emit=ptx");
+    check(o.target.triple.empty() && o.target.cpu.empty() && o.target.features.empty(),
+          "--mtriple, --mcpu and --mattr are for the CPU target; --target=cuda takes --gpu-arch");
+  } else {
+    check(o.emit != Emit::Ptx, "--emit=ptx needs --target=cuda");
+  }
+  check(!o.staticRuntime || o.emit == Emit::Exe, "--static-runtime is for --emit=exe");
+  bool text = o.emit == Emit::Llvm || o.emit == Emit::Asm || o.emit == Emit::Ptx;
   check(text || !o.output.empty(), "-o OUT is required with --emit=",
         o.emit == Emit::Exe ? "exe" : o.emit == Emit::Lib ? "lib" : "obj");
   for (int64_t t : o.tailBatches)

@@ -10,12 +10,15 @@
 
 namespace adjoint::compile {
 
-enum class Emit { Exe, Lib, Obj, Llvm, Asm };
+enum class Emit { Exe, Lib, Obj, Llvm, Asm, Ptx };
 
 struct CompileOptions {
   std::string model, output, header;
   Emit emit = Emit::Exe;
   TargetOptions target;
+  // --target=cuda: every step lowered for the GPU (a plan with PTX) instead of the CPU.
+  bool cuda = false;
+  std::string gpuArch = "sm_90";
 
   std::string loss = "cross-entropy";
   std::map<std::string, int64_t> dims;
@@ -33,6 +36,8 @@ struct CompileOptions {
   std::string runtimeDir; // where the static runtime libraries are (default: this build's)
   std::string cxx;        // the linker driver (default: the C++ compiler CMake found)
   bool verbose = false;   // print the link command
+  bool staticRuntime = false; // exe: BLAS, zlib, the Fortran and C++ runtimes linked statically
+  std::string blas;           // exe, lib: this BLAS library instead of the build's
 
   double baseLr() const;
   std::string optimizerDescription() const; // "adam lr=0.001 beta1=0.9"

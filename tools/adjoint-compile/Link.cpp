@@ -75,22 +75,45 @@ void run(const std::vector<std::string> &args, const std::string &what, bool ver
         "): ", cmd);
 }
 
-std::vector<std::string> systemLibraries() {
+std::vector<std::string> systemLibraries(const LinkOptions &o) {
+  bool staticRuntime = o.staticRuntime;
   std::vector<std::string> libs;
   for (const char *f : kAotLinkFlags)
     if (*f)
       libs.push_back(f);
-  for (const char *l : kAotSystemLibraries)
-    if (*l)
-      libs.push_back(l);
-  libs.insert(libs.end(), {"-lz", "-pthread", "-lm"});
+  std::vector<std::string> blas(std::begin(kAotSystemLibraries), std::end(kAotSystemLibraries));
+  if (!o.blas.empty()) {
+    check(fs::is_regular_file(o.blas), "--blas: '", o.blas, "' is not a library file");
+    blas = {o.blas};
+  }
+  for (const std::string &l : blas) {
+    std::string lib = l;
+    if (staticRuntime && fs::path(lib).extension() == ".so") {
+      std::string archive = fs::path(lib).replace_extension(".a").string();
+      check(fs::exists(archive), "--static-runtime: no static library '", archive, "' beside '", lib, "'");
+      lib = archive;
+    }
+    if (!lib.empty())
+      libs.push_back(lib);
+  }
+  if (staticRuntime)
+    libs.insert(libs.end(), {"-Wl,-Bstatic", "-lz", "-lgfortran", "-lquadmath", "-Wl,-Bdynamic",
+                             "-static-libstdc++", "-static-libgcc"});
+  else
+    libs.push_back("-lz");
+  libs.insert(libs.end(), {"-pthread", "-lm"});
   return libs;
 }
 
 } // namespace
 
-void checkLinkInputs(const LinkOptions &o, bool executable) {
+void checkLinkInputs(const LinkOptions &o, bool executable, bool cuda) {
   driver(o);
+  if (cuda)
+    for (const char *lib : {kAotGpuMainLibrary, kAotGpuLibrary, kAotGpuHostLibrary})
+      library(o, lib);
+  if (cuda && *kAotCudaLibrary)
+    library(o, kAotCudaLibrary);
   for (const char *lib : {kAotLibrary, kAotDataLibrary, kAotRuntimeLibrary})
     library(o, lib);
   for (const char *lib : executable ? std::vector<const char *>{kAotMainLibrary, kAotTrainerLibrary}
@@ -103,8 +126,23 @@ void linkExecutable(const std::string &object, const std::string &out, const Lin
                                    library(o, kAotMainLibrary), library(o, kAotTrainerLibrary),
                                    library(o, kAotLibrary), library(o, kAotDataLibrary),
                                    library(o, kAotRuntimeLibrary)};
-  for (const std::string &l : systemLibraries())
+  for (const std::string &l : systemLibraries(o))
     args.push_back(l);
+  run(args, out, o.verbose);
+}
+
+void linkGpuExecutable(const std::string &object, const std::string &emulatorObject,
+                       const std::string &out, const LinkOptions &o) {
+  std::vector<std::string> args = {driver(o), "-o", out, object, emulatorObject,
+                                   library(o, kAotGpuMainLibrary), library(o, kAotGpuLibrary),
+                                   library(o, kAotTrainerLibrary), library(o, kAotLibrary)};
+  if (*kAotCudaLibrary)
+    args.push_back(library(o, kAotCudaLibrary));
+  for (const char *lib : {kAotGpuHostLibrary, kAotDataLibrary, kAotRuntimeLibrary})
+    args.push_back(library(o, lib));
+  for (const std::string &l : systemLibraries(o))
+    args.push_back(l);
+  args.push_back("-ldl"); // libcuda and libcublas are opened at run time
   run(args, out, o.verbose);
 }
 
@@ -122,7 +160,7 @@ void linkSharedLibrary(const std::string &object, const std::string &out, const 
                                    "-Wl,--no-whole-archive", library(o, kAotLibrary),
                                    library(o, kAotDataLibrary), library(o, kAotRuntimeLibrary),
                                    "-Wl,--version-script=" + script};
-  for (const std::string &l : systemLibraries())
+  for (const std::string &l : systemLibraries(o))
     args.push_back(l);
   try {
     run(args, out, o.verbose);

@@ -10,13 +10,20 @@ namespace adjoint::compile {
 struct LinkOptions {
   std::string runtimeDir, cxx;
   bool verbose = false;
+  // exe: link BLAS (its .a beside the .so), zlib, libgfortran, libquadmath, libstdc++ and libgcc
+  // statically, so the trainer runs where they are not installed (a lent GPU machine).
+  bool staticRuntime = false;
+  std::string blas; // a BLAS library to link instead of this build's (--blas)
 };
 
 // Finds the libraries and the driver a link will need, so a missing one is reported before
 // anything is compiled.
-void checkLinkInputs(const LinkOptions &o, bool executable);
+void checkLinkInputs(const LinkOptions &o, bool executable, bool cuda = false);
 
 void linkExecutable(const std::string &object, const std::string &out, const LinkOptions &o);
+// --target=cuda: the description's object and the emulated kernels' object with the GPU runtime.
+void linkGpuExecutable(const std::string &object, const std::string &emulatorObject,
+                       const std::string &out, const LinkOptions &o);
 void linkSharedLibrary(const std::string &object, const std::string &out, const LinkOptions &o);
 
 // The C header of a library: the API (runtime/aot/adjoint_aot.h) and the model's #defines.

@@ -52,15 +52,16 @@ int main(int argc, char **argv) {
     if (o.emit == Emit::Exe || o.emit == Emit::Lib)
       check(o.target.triple.empty(), "--emit=", o.emit == Emit::Exe ? "exe" : "lib",
             " links for this machine; with --mtriple use --emit=obj and link it yourself");
-    LinkOptions lo{o.runtimeDir, o.cxx, o.verbose};
+    LinkOptions lo{o.runtimeDir, o.cxx, o.verbose, o.staticRuntime, o.blas};
     if (o.emit == Emit::Exe || o.emit == Emit::Lib)
-      checkLinkInputs(lo, o.emit == Emit::Exe);
+      checkLinkInputs(lo, o.emit == Emit::Exe, o.cuda);
     CompiledModel m = compileModel(o, kind);
-    if (o.emit == Emit::Llvm || o.emit == Emit::Asm) {
+    if (o.emit == Emit::Llvm || o.emit == Emit::Asm || o.emit == Emit::Ptx) {
+      const std::string &text = o.emit == Emit::Ptx ? m.ptx : m.bytes;
       if (o.output.empty() || o.output == "-")
-        std::cout << m.bytes;
+        std::cout << text;
       else
-        writeFile(o.output, m.bytes);
+        writeFile(o.output, text);
       return 0;
     }
     std::string steps;
@@ -71,7 +72,11 @@ int main(int argc, char **argv) {
     } else {
       TempObject obj(o.output);
       writeFile(obj.path, m.bytes);
-      if (o.emit == Emit::Exe) {
+      if (o.emit == Emit::Exe && o.cuda) {
+        TempObject emu(o.output + ".emu");
+        writeFile(emu.path, m.emulatorObject);
+        linkGpuExecutable(obj.path, emu.path, o.output, lo);
+      } else if (o.emit == Emit::Exe) {
         linkExecutable(obj.path, o.output, lo);
       } else {
         linkSharedLibrary(obj.path, o.output, lo);
