@@ -156,19 +156,6 @@ const Api &usable() {
   return a;
 }
 
-std::string format(const std::string &msg, const int64_t v[3]) {
-  std::string out;
-  for (size_t i = 0; i < msg.size(); ++i) {
-    if (msg[i] == '{' && i + 2 < msg.size() && msg[i + 2] == '}' && msg[i + 1] >= '0' && msg[i + 1] <= '2') {
-      out += std::to_string(v[msg[i + 1] - '0']);
-      i += 2;
-    } else {
-      out += msg[i];
-    }
-  }
-  return out;
-}
-
 int64_t align256(int64_t n) { return (n + 255) / 256 * 256; }
 
 } // namespace
@@ -390,10 +377,7 @@ void CudaProgram::run() {
   check(a.cuMemcpyDtoH(rec, m.errorPtr, sizeof rec), "reading the error record");
   if (rec[0] != 0) {
     check(a.cuMemsetD8(m.errorPtr, 0, sizeof rec), "clearing the error record");
-    size_t site = (size_t)(rec[0] - 1);
-    std::string msg = site < m.plan.errorMessages.size() ? format(m.plan.errorMessages[site], rec + 1)
-                                                          : "a kernel reported error " + std::to_string(site);
-    failWith(msg);
+    failWith(formatKernelError(m.plan, rec));
   }
 }
 

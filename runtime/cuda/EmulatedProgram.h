@@ -58,7 +58,5 @@ private:
   double lastMs_ = 0;
 };
 
-// The message of a kernel's error report {site + 1, a, b, c} ("{0}" in the message is a).
-std::string formatKernelError(const Plan &plan, const int64_t record[4]);
 
 } // namespace adjoint::gpu

@@ -72,4 +72,8 @@ struct Plan {
   static constexpr const char *kErrorSymbol = "adj_gpu_error";
 };
 
+// The message of a kernel's error report {site + 1, a, b, c} ("{0}" in the message is a)
+// (PlanFile.cpp).
+std::string formatKernelError(const Plan &plan, const int64_t record[4]);
+
 } // namespace adjoint::gpu

@@ -208,4 +208,21 @@ Plan parsePlan(const std::string &in, const std::string &what) {
   return p;
 }
 
+std::string formatKernelError(const Plan &plan, const int64_t record[4]) {
+  size_t site = (size_t)(record[0] - 1);
+  const int64_t *v = record + 1;
+  std::string msg = site < plan.errorMessages.size() ? plan.errorMessages[site]
+                                                     : "error reported by a kernel of @" + plan.entry;
+  std::string out;
+  for (size_t i = 0; i < msg.size(); ++i) {
+    if (msg[i] == '{' && i + 2 < msg.size() && msg[i + 2] == '}' && msg[i + 1] >= '0' && msg[i + 1] <= '2') {
+      out += std::to_string(v[msg[i + 1] - '0']);
+      i += 2;
+    } else {
+      out += msg[i];
+    }
+  }
+  return out;
+}
+
 } // namespace adjoint::gpu
