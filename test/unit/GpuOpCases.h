@@ -182,8 +182,11 @@ inline Tensor labels(DType t, const Shape &s, int64_t classes, int64_t ignore, s
   return r;
 }
 
-inline void loss(GpuBackend b) {
-  std::mt19937 rng(14);
+// A loss and its gradient over x[s] and labels, for every reduction, weights, ignore_index,
+// i64/i32 labels and f32/f64 (opt: bit 0 f64 and weights, bit 1 i32 labels and ignore_index).
+// nll: NegativeLogLikelihoodLoss (+Grad), else SoftmaxCrossEntropyLoss (+Grad; option 3 also
+// returns log_prob).
+inline void lossCases(GpuBackend b, bool nll, std::mt19937 &rng) {
   for (const Shape &s : {Shape{64, 10}, Shape{3, 5, 4, 2}, Shape{300, 7}})
     for (const char *red : {"mean", "sum", "none"})
       for (int opt = 0; opt < 4; ++opt) {
@@ -205,56 +208,40 @@ inline void loss(GpuBackend b) {
         AttrMap attrs{{"reduction", Attribute(std::string(red))}};
         if (ignore)
           attrs["ignore_index"] = Attribute(int64_t{-1});
-        Op *l = buildOp(*f, "SoftmaxCrossEntropyLoss", operands, attrs, opt == 3 ? 2 : 1);
+        bool logProb = !nll && opt == 3;
+        Op *l = buildOp(*f, nll ? "NegativeLogLikelihoodLoss" : "SoftmaxCrossEntropyLoss", operands, attrs,
+                        logProb ? 2 : 1);
         f->addOutput("loss", l->result(0));
-        if (opt == 3)
+        if (logProb)
           f->addOutput("log_prob", l->result(1));
         Value *dy = f->addInput("dy", l->result(0)->type());
-        in["dy"] = uniformTensor(t, l->result(0)->shape(), rng, 0.5, 1.5);
-        std::vector<Value *> gops{dy, x, y};
+        in["dy"] = nll ? uniformTensor(t, l->result(0)->shape(), rng, -1, 1)
+                       : uniformTensor(t, l->result(0)->shape(), rng, 0.5, 1.5);
+        std::vector<Value *> gops{dy};
+        if (!nll)
+          gops.push_back(x);
+        gops.push_back(y);
         if (weights)
           gops.push_back(operands[2]);
-        f->addOutput("dx", buildOp(*f, "SoftmaxCrossEntropyGrad", gops, attrs, 1, nullptr, "adjoint")->result());
-        expectGpuMatches(*f, in, "loss " + shapeStr(s) + " " + red + " option " + std::to_string(opt), b);
+        Op *g = nll ? buildOp(*f, "NegativeLogLikelihoodLossGrad", gops, with(attrs, "num_classes", s[1]), 1,
+                              nullptr, "adjoint")
+                    : buildOp(*f, "SoftmaxCrossEntropyGrad", gops, attrs, 1, nullptr, "adjoint");
+        f->addOutput("dx", g->result());
+        expectGpuMatches(*f, in, std::string(nll ? "nll " : "loss ") + shapeStr(s) + " " + red + " option " +
+                                     std::to_string(opt), b);
       }
+}
+
+inline void loss(GpuBackend b) {
+  std::mt19937 rng(14);
+  lossCases(b, false, rng);
 }
 
 // NegativeLogLikelihoodLoss and its gradient: every reduction, weights, ignore_index, i64/i32
 // labels, rank 2 and 4.
 inline void nllLoss(GpuBackend b) {
   std::mt19937 rng(18);
-  for (const Shape &s : {Shape{64, 10}, Shape{3, 5, 4, 2}, Shape{300, 7}})
-    for (const char *red : {"mean", "sum", "none"})
-      for (int opt = 0; opt < 4; ++opt) {
-        DType t = opt % 2 ? DType::F64 : DType::F32, lt = opt < 2 ? DType::I64 : DType::I32;
-        bool weights = opt & 1, ignore = opt & 2;
-        Module m;
-        Function *f = m.addFunction("f");
-        Shape ls = s;
-        ls.erase(ls.begin() + 1);
-        Value *x = f->addInput("x", {t, s});
-        Value *y = f->addInput("y", {lt, ls});
-        std::map<std::string, Tensor> in{{"x", randomTensor(t, s, rng, false)},
-                                         {"y", labels(lt, ls, s[1], ignore ? -1 : 0, rng)}};
-        std::vector<Value *> operands{x, y};
-        if (weights) {
-          operands.push_back(f->addInput("w", {t, {s[1]}}));
-          in["w"] = uniformTensor(t, {s[1]}, rng, 0.1, 2);
-        }
-        AttrMap attrs{{"reduction", Attribute(std::string(red))}};
-        if (ignore)
-          attrs["ignore_index"] = Attribute(int64_t{-1});
-        Op *l = buildOp(*f, "NegativeLogLikelihoodLoss", operands, attrs);
-        f->addOutput("loss", l->result());
-        Value *dy = f->addInput("dy", l->result()->type());
-        in["dy"] = uniformTensor(t, l->result()->shape(), rng, -1, 1);
-        std::vector<Value *> gops{dy, y};
-        if (weights)
-          gops.push_back(operands[2]);
-        AttrMap gattrs = with(attrs, "num_classes", s[1]);
-        f->addOutput("dx", buildOp(*f, "NegativeLogLikelihoodLossGrad", gops, gattrs, 1, nullptr, "adjoint")->result());
-        expectGpuMatches(*f, in, "nll " + shapeStr(s) + " " + red + " option " + std::to_string(opt), b);
-      }
+  lossCases(b, true, rng);
 }
 
 // The ONNX training-domain optimizers: every attribute, f32/f64 tensors with an f32/f64 rate,
