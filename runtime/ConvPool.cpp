@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -64,6 +65,23 @@ struct GemmPlan {
     runs = e + 1;
   }
 };
+
+// Runs body(i) for i in [0, count) across the thread pool, chunks of at least enough items to
+// move `minFloats` floats each. The GEMM forms are called once for the whole batch (their GEMMs
+// split across the pool inside adj_sgemm), so without this their im2col / col2im / gathers ran on
+// one thread. Every item writes its own part of the output, so the split cannot change results.
+template <typename F> void acrossItems(int64_t count, int64_t floatsPerItem, F &&body) {
+  using Body = std::remove_reference_t<F>;
+  constexpr int64_t minFloats = 1 << 14;
+  int64_t grain = std::max<int64_t>(1, minFloats / std::max<int64_t>(floatsPerItem, 1));
+  adj_parallel_for(
+      [](void *ctx, int64_t begin, int64_t end) {
+        Body &f = *static_cast<Body *>(ctx);
+        for (int64_t i = begin; i < end; ++i)
+          f(i);
+      },
+      &body, count, grain);
+}
 
 // Runs are short (an output row: 4 to 32 elements), where a memcpy/memset call costs more than
 // the copy: GCC would turn these loops back into such calls.
@@ -127,10 +145,20 @@ void col2im(const Desc &d, const GemmPlan &p, const float *col, int64_t ld, int6
 // planes of `count` images side by side, as one GEMM operand.
 void gather(const float *t, int64_t planes, int64_t first, int64_t rows, int64_t out, int64_t b0,
             int64_t count, float *stage) {
-  for (int64_t oc = 0; oc < rows; ++oc)
+  acrossItems(rows, count * out, [&](int64_t oc) {
     for (int64_t i = 0; i < count; ++i)
       std::memcpy(stage + oc * count * out + i * out, t + ((b0 + i) * planes + first + oc) * out,
                   sizeof(float) * out);
+  });
+}
+
+// im2col of images b0 .. b0 + count - 1 (group g) into col, image i at column i * out.
+void im2colImages(const Desc &d, const GemmPlan &p, const float *X, int64_t g, int64_t b0,
+                  int64_t count, float *col) {
+  const int64_t cg = d.c / d.group, out = d.outSize, ld = count * out;
+  acrossItems(count, cg * d.kSize * out, [&](int64_t i) {
+    im2col(d, p, X + ((b0 + i) * d.c + g * cg) * d.inSize, cg, col + i * out, ld);
+  });
 }
 
 // Images [begin, end), a few at a time per group: Y[mg, images * out] = W_g * col (+ B).
@@ -142,8 +170,7 @@ void convGemm(const Desc &d, const float *X, const float *W, const float *B, flo
   for (int64_t g = 0; g < d.group; ++g)
     for (int64_t b0 = begin; b0 < end; b0 += p.images) {
       const int64_t count = std::min(p.images, end - b0), ld = count * out;
-      for (int64_t i = 0; i < count; ++i)
-        im2col(d, p, X + ((b0 + i) * d.c + g * cg) * d.inSize, cg, col + i * out, ld);
+      im2colImages(d, p, X, g, b0, count, col);
       if (count == 1) {
         float *y = Y + (b0 * d.m + g * mg) * out;
         if (B)
@@ -153,7 +180,7 @@ void convGemm(const Desc &d, const float *X, const float *W, const float *B, flo
         continue;
       }
       adj_sgemm(0, 0, mg, ld, kk, 1.0f, W + g * mg * kk, kk, col, ld, 0.0f, stage, ld);
-      for (int64_t i = 0; i < count; ++i)
+      acrossItems(count, mg * out, [&](int64_t i) {
         for (int64_t oc = 0; oc < mg; ++oc) {
           const float *src = stage + oc * ld + i * out;
           float *y = Y + ((b0 + i) * d.m + g * mg + oc) * out;
@@ -161,6 +188,7 @@ void convGemm(const Desc &d, const float *X, const float *W, const float *B, flo
           for (int64_t o = 0; o < out; ++o)
             y[o] = B ? src[o] + bias : src[o];
         }
+      });
     }
 }
 
@@ -262,8 +290,7 @@ void convGradFilterGemm(const Desc &d, const float *X, const float *DY, float *D
   for (int64_t g = begin; g < end; ++g)
     for (int64_t b0 = 0; b0 < d.n; b0 += p.images) {
       const int64_t count = std::min(p.images, d.n - b0), ld = count * out;
-      for (int64_t i = 0; i < count; ++i)
-        im2col(d, p, X + ((b0 + i) * d.c + g * cg) * d.inSize, cg, col + i * out, ld);
+      im2colImages(d, p, X, g, b0, count, col);
       const float *dy = DY + (b0 * d.m + g * mg) * out;
       if (count > 1) {
         gather(DY, d.m, g * mg, mg, out, b0, count, stage);
@@ -290,8 +317,9 @@ void convGradDataGemm(const Desc &d, const float *DY, const float *W, float *DX,
         dy = stage;
       }
       adj_sgemm(1, 0, kk, ld, mg, 1.0f, W + g * mg * kk, kk, dy, ld, 0.0f, col, ld);
-      for (int64_t i = 0; i < count; ++i)
+      acrossItems(count, cg * d.kSize * out, [&](int64_t i) {
         col2im(d, p, col + i * out, ld, cg, DX + ((b0 + i) * d.c + g * cg) * d.inSize);
+      });
     }
 }
 
