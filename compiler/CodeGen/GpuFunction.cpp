@@ -32,6 +32,11 @@ public:
   void download(int slot, void *dst, int64_t bytes) override { rethrow([&] { p_->download(slot, dst, bytes); }); }
   void run() override { rethrow([&] { p_->run(); }); }
   void copySlot(int dst, int src, int64_t bytes) override { rethrow([&] { p_->copySlot(dst, src, bytes); }); }
+  void copyFrom(int dst, GpuDevice &src, int srcSlot, int64_t bytes) override {
+    auto *other = dynamic_cast<CudaDevice *>(&src);
+    check(other != nullptr, "internal error: a device-to-device copy between CUDA and another device");
+    rethrow([&] { p_->copyFrom(dst, *other->p_, srcSlot, bytes); });
+  }
   double lastRunMs() const override { return p_->lastRunMs(); }
   std::string describe() const override {
     return rethrow([] { return gpu::cudaDeviceName() + " (" + gpu::cudaDeviceArch() + ")"; });
@@ -130,6 +135,17 @@ void GpuFunction::step() {
   device_->run();
   for (const auto &[o, i] : feedback_)
     device_->copySlot(i, o, plan_.slots[(size_t)o].bytes);
+}
+
+void GpuFunction::copyFrom(const std::string &name, GpuFunction &src) {
+  int s = slotOf(name), from = src.slotOf(name);
+  check(s < (int)inputNames_.size() && from < (int)src.inputNames_.size(), "copyFrom('", name,
+        "'): needs an input of @", plan_.entry, " and of @", src.plan_.entry);
+  check(types_[(size_t)s] == src.types_[(size_t)from], "copyFrom('", name, "'): the types differ (",
+        types_[(size_t)s].str(), " and ", src.types_[(size_t)from].str(), ")");
+  const TensorType &t = types_[(size_t)s];
+  device_->copyFrom(s, *src.device_, from, numElements(t.shape) * (int64_t)dtypeSize(t.dtype));
+  onDevice_.erase(s);
 }
 
 Tensor GpuFunction::get(const std::string &name) {

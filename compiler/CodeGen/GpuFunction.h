@@ -21,6 +21,9 @@ public:
   virtual void run() = 0;             // throws Error naming the kernel/op, or a reported error
   // Device-to-device copy between slots (after run(); a training step's state feedback).
   virtual void copySlot(int dst, int src, int64_t bytes) = 0;
+  // From a slot of another plan on the same device (the training state moving between the steps
+  // of two batch sizes). Throws Error when `src` is another kind of device.
+  virtual void copyFrom(int dst, GpuDevice &src, int srcSlot, int64_t bytes) = 0;
   virtual double lastRunMs() const = 0;
   virtual std::string describe() const = 0; // "NVIDIA H200 (sm_90)", "host emulator"
 };
@@ -62,6 +65,9 @@ public:
   void feedBack(const std::string &output, const std::string &input);
   void step();
   Tensor get(const std::string &name);
+  // Input `name` takes the current contents of `src`'s argument of the same name and type, on
+  // the device (both functions on the same backend).
+  void copyFrom(const std::string &name, GpuFunction &src);
   double lastStepMs() const { return device_->lastRunMs(); }
   double compileSeconds() const { return compileSeconds_; }
   const gpu::Plan &plan() const { return plan_; }

@@ -168,6 +168,11 @@ public:
   void copySlot(int dst, int src, int64_t bytes) override {
     rethrow([&] { program_->copySlot(dst, src, bytes); });
   }
+  void copyFrom(int dst, GpuDevice &src, int srcSlot, int64_t bytes) override {
+    auto *other = dynamic_cast<EmulatedDevice *>(&src);
+    check(other != nullptr, "internal error: a device-to-device copy between the emulator and another device");
+    rethrow([&] { program_->copyFrom(dst, *other->program_, srcSlot, bytes); });
+  }
   double lastRunMs() const override { return program_->lastRunMs(); }
   std::string describe() const override { return "host emulator of the GPU target"; }
 

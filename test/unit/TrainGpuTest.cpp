@@ -6,6 +6,7 @@
 // says what it could keep. CudaTrainerTest runs the same loop on a real device (label gpu).
 #include "Backend.h"
 #include "Checkpoint.h"
+#include "ModelFile.h"
 #include "StepBuilder.h"
 #include "TrainTestSupport.h"
 
@@ -132,6 +133,8 @@ TEST(TrainGpu, ResidentLoopEqualsTheHostStateLoop) {
     EXPECT_EQ(host.state.testCurve[i].loss, resident.state.testCurve[i].loss) << i;
   TrainState saved = readCheckpoint(o.checkpoint);
   expectSameTensors(resident.state.params, saved.params);
+  // The state went to the last batch's step and back on the device, not through the host.
+  EXPECT_NE(resident.output.find("moved on the device 3x"), std::string::npos) << resident.output;
 
   TrainOptions j = o;
   j.backend = "jit";
@@ -141,6 +144,22 @@ TEST(TrainGpu, ResidentLoopEqualsTheHostStateLoop) {
     EXPECT_NEAR(jit.state.trainCurve[i].loss, resident.state.trainCurve[i].loss,
                 1e-2 * jit.state.trainCurve[i].loss + 1e-4)
         << i;
+}
+
+// A frozen parameter has no update, yet it must reach the last batch's step too.
+TEST(TrainGpu, FrozenParameterCrossesToTheLastBatchStep) {
+  TrainOptions o = onEmulator(kMlp, "synthetic,train=100,test=40");
+  o.epochs = 2;
+  ImportOptions io;
+  io.dims["batch"] = 1;
+  o.freeze = ModelFile(kMlp).import(io)->main()->params().front()->name();
+  Outcome resident = runTraining(o);
+  TrainOptions h = o;
+  h.checkNumerics = true;
+  Outcome host = runTraining(h);
+  expectSameTensors(host.state.params, resident.state.params);
+  for (size_t i = 0; i < host.state.trainCurve.size(); ++i)
+    EXPECT_EQ(host.state.trainCurve[i].loss, resident.state.trainCurve[i].loss) << i;
 }
 
 TEST(TrainGpu, ResumeIsBitIdenticalWithTheStateOnTheDevice) {

@@ -68,14 +68,18 @@ public:
       inputs_.insert(v->name());
   }
   void load(const std::map<std::string, Tensor> &state) override {
-    if (!fedBack_) {
-      for (const std::string &o : outputs_)
-        if (o.rfind("new.", 0) == 0 && inputs_.count(o.substr(4)))
-          g_->feedBack(o, o.substr(4));
-      fedBack_ = true;
-    }
+    feedBackOnce();
     for (const auto &[name, t] : state)
       set(name, t);
+  }
+  bool adopt(ResidentStep &from, const std::vector<std::string> &names) override {
+    auto *other = dynamic_cast<GpuResident *>(&from);
+    if (other == nullptr || other->g_->device().describe() != g_->device().describe())
+      return false;
+    feedBackOnce();
+    for (const std::string &name : names)
+      g_->copyFrom(name, *other->g_);
+    return true;
   }
   std::vector<Tensor> step(const std::map<std::string, Tensor> &inputs,
                            const std::vector<size_t> &outputs) override {
@@ -98,6 +102,14 @@ public:
   }
 
 private:
+  void feedBackOnce() {
+    if (fedBack_)
+      return;
+    for (const std::string &o : outputs_)
+      if (o.rfind("new.", 0) == 0 && inputs_.count(o.substr(4)))
+        g_->feedBack(o, o.substr(4));
+    fedBack_ = true;
+  }
   void set(const std::string &name, const Tensor &t) {
     g_->set(name, t);
     bytesUp += (int64_t)t.byteSize();

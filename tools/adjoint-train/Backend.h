@@ -37,6 +37,9 @@ public:
                                    const std::vector<size_t> &outputs) = 0;
   // A state tensor as the steps so far left it.
   virtual Tensor read(const std::string &name) = 0;
+  // Takes the state tensors `names` from `from`'s device without a host round trip (another
+  // batch size's step on the same device); false when that cannot be done (then load()).
+  virtual bool adopt(ResidentStep &from, const std::vector<std::string> &names) = 0;
   // Host<->device traffic so far, in bytes.
   int64_t bytesUp = 0, bytesDown = 0;
 };

@@ -107,8 +107,15 @@ std::string Trainer::deviceTraffic() const {
   };
   int64_t steps = std::max<int64_t>(1, s_->steps);
   std::ostringstream os;
-  os << size((double)up) << " to the device (the state " << loads_ << "x, "
-     << size((double)loadedBytes_ / (double)std::max<int64_t>(1, loads_)) << " each; "
+  os << size((double)up) << " to the device (the state ";
+  if (loads_ == 1)
+    os << "once, " << size((double)loadedBytes_);
+  else
+    os << loads_ << "x, " << size((double)loadedBytes_ / (double)std::max<int64_t>(1, loads_))
+       << " each";
+  if (handOvers_)
+    os << ", and moved on the device " << handOvers_ << "x between the batch sizes' steps";
+  os << "; "
      << size((double)(up - loadedBytes_) / (double)steps) << " of batch per step), "
      << size((double)down) << " back (" << size((double)down / (double)steps)
      << " per step with the state reads)";
@@ -118,15 +125,26 @@ std::string Trainer::deviceTraffic() const {
 std::vector<Tensor> Trainer::runResident(Step &st, const std::map<std::string, Tensor> &stepInputs) {
   ResidentStep &r = *st.compiled.resident;
   if (resident_ != &st) {
-    // Another step (the other batch size) has the newest state: it comes back through the host,
-    // once per change of owner (twice an epoch when the last batch is smaller).
-    syncState();
-    std::map<std::string, Tensor> all = state_.params;
-    all.insert(state_.optState.begin(), state_.optState.end());
-    r.load(all);
-    for (const auto &[name, t] : all)
-      loadedBytes_ += (int64_t)t.byteSize();
-    loads_++;
+    // Another step (the other batch size, twice an epoch when the last batch is smaller) holds
+    // the newest state: it moves on the device (the owner always has it); from the host at the
+    // start, after a resume or a failed step.
+    // Every state tensor, frozen parameters too: the new step's buffers start empty.
+    std::vector<std::string> names;
+    for (const auto *m : {&state_.params, &state_.optState})
+      for (const auto &[name, t] : *m)
+        names.push_back(name);
+    bool moved = resident_ != nullptr && r.adopt(*resident_->compiled.resident, names);
+    if (moved) {
+      handOvers_++;
+    } else {
+      syncState();
+      std::map<std::string, Tensor> all = state_.params;
+      all.insert(state_.optState.begin(), state_.optState.end());
+      r.load(all);
+      for (const auto &[name, t] : all)
+        loadedBytes_ += (int64_t)t.byteSize();
+      loads_++;
+    }
     residentSteps_.insert(&st);
     resident_ = &st;
   }

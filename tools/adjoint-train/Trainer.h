@@ -73,7 +73,7 @@ private:
   bool hostStale_ = false;
   bool stateLost_ = false; // a failed step overwrote the device's state, state_ is older
   std::set<const Step *> residentSteps_;
-  int64_t loadedBytes_ = 0, loads_ = 0;
+  int64_t loadedBytes_ = 0, loads_ = 0, handOvers_ = 0;
 };
 
 } // namespace adjoint::train
