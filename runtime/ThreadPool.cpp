@@ -52,8 +52,11 @@ public:
     grain = std::max<int64_t>(grain, 1);
     if (n <= 0)
       return;
-    std::unique_lock<std::mutex> lock(owner_, std::try_to_lock);
-    int64_t chunks = lock.owns_lock() && !insideChunk ? std::min<int64_t>(threads_.load(), n / grain) : 1;
+    // Inside a chunk this thread may hold owner_ already: no try_lock on it then.
+    std::unique_lock<std::mutex> lock(owner_, std::defer_lock);
+    if (!insideChunk)
+      (void)lock.try_lock();
+    int64_t chunks = lock.owns_lock() ? std::min<int64_t>(threads_.load(), n / grain) : 1;
     if (chunks <= 1) {
       serial(fn, ctx, n);
       return;
@@ -61,10 +64,14 @@ public:
     startWorkers();
     Task t{fn, ctx, n, chunks};
     // A worker that woke late may still hold the previous task: let it leave before the chunk
-    // counter is reset.
-    spinThenWait([&] { return active_.load() == 0; });
+    // counter is reset. The last check and the publication must be one hold of m_: a late worker
+    // that took the lock between them would copy the finished task and run it on the new
+    // counters.
+    for (int i = 0; i < kSpin && active_.load() != 0; ++i)
+      cpuRelax();
     {
-      std::lock_guard<std::mutex> g(m_);
+      std::unique_lock<std::mutex> g(m_);
+      done_.wait(g, [&] { return active_.load() == 0; });
       task_ = t;
       next_.store(0);
       pending_.store(chunks);

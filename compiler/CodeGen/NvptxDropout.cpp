@@ -24,6 +24,8 @@ namespace adjoint::nvptx {
 namespace {
 
 constexpr int64_t kWords = 624, kShift = 397, kPhase = kWords - kShift; // 227
+// Each twist phase gives one word to each of its first kPhase threads.
+static_assert(kBlock >= kPhase, "a block must cover a twist phase");
 
 llvm::Value *u32(Builder &b, uint32_t v) { return b.getInt32(v); }
 

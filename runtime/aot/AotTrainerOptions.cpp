@@ -1,6 +1,8 @@
 #include "AotTrainerOptions.h"
+#include "data/FileBytes.h"
 
 #include <charconv>
+#include <cstdint>
 #include <cmath>
 #include <iostream>
 #include <stdexcept>
@@ -46,6 +48,7 @@ void printHelp(const char *argv0, const ModelInfo &m) {
          "                         any of them with train=N,test=N: the first N examples\n"
          "  --normalize=MODE       auto, none, standard, MEAN,STD (as adjoint-train)   [auto]\n"
          "  --no-shuffle           keep the data order (default: shuffled per epoch by --seed)\n"
+         "  --max-tensor-bytes=N[K|M|G]  the most bytes a data file may hold (gzip: inflated) [4G]\n"
          "\nschedule (lr is a step input):\n"
          "  --lr=X                 base learning rate                  ["
       << m.get("lr")
@@ -152,6 +155,19 @@ bool parseTrainerOptions(int argc, char **argv, const ModelInfo &m, TrainerOptio
       o.printEvery = integer(value(), flag, false);
     } else if (flag == "--stop-after") {
       o.stopAfter = integer(value(), flag, false);
+    } else if (flag == "--max-tensor-bytes") {
+      std::string text = value(), digits = text;
+      int shift = 0;
+      if (!digits.empty() && std::string("KkMmGg").find(digits.back()) != std::string::npos) {
+        shift = std::string("Kk").find(digits.back()) != std::string::npos   ? 10
+                : std::string("Mm").find(digits.back()) != std::string::npos ? 20
+                                                                             : 30;
+        digits.pop_back();
+      }
+      int64_t n = integer(digits, flag, false);
+      if (n > (INT64_MAX >> shift))
+        usage("--max-tensor-bytes '" + text + "' is too large");
+      data::setMaxFileBytes((uint64_t)n << shift);
     } else if (flag == "--device") {
       o.device = value();
       if (!m.gpu())

@@ -205,7 +205,10 @@ public:
   void pullState() override {
     if (hostVersion_ == latest_ || !owner_)
       return;
+    const std::vector<int> &overwritten = owner_->refreshSlots; // not state there: the host's is
     for (int i : owner_->stateSlots) {
+      if (std::find(overwritten.begin(), overwritten.end(), i) != overwritten.end())
+        continue;
       Buffer &b = host(owner_->info->slots[(size_t)i]);
       owner_->program->download(i, b.data(), (int64_t)b.size());
     }

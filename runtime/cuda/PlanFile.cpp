@@ -152,11 +152,18 @@ Plan parsePlan(const std::string &in, const std::string &what) {
     s.name = r.str();
     s.bytes = r.i64();
     s.output = r.i64() != 0;
-    s.inPlaceOf = (int)r.i64();
-    if (s.bytes < 0 || s.inPlaceOf >= (int)n)
+    int64_t inPlaceOf = r.i64();
+    if (s.bytes < 0 || inPlaceOf < -1 || inPlaceOf >= n)
       r.bad("slot");
+    s.inPlaceOf = (int)inPlaceOf;
     p.slots.push_back(s);
   }
+  // An in-place output lives in its argument's bytes: it must fit there, and that argument must
+  // have bytes of its own.
+  for (const Slot &s : p.slots)
+    if (s.inPlaceOf >= 0 && (p.slots[(size_t)s.inPlaceOf].inPlaceOf >= 0 ||
+                             s.bytes > p.slots[(size_t)s.inPlaceOf].bytes))
+      r.bad("in-place slot");
   p.workspaceBytes = r.i64();
   std::string c = r.str();
   p.constants.assign(c.begin(), c.end());

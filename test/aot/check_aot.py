@@ -221,6 +221,8 @@ def main():
         refused([p("mlp")], "no dataset given", "the trainer needs --data")
         refused([p("mlp"), "--data=x=/nonexistent.npy,y=/nonexistent.npy"], "nonexistent",
                 "a missing data file is named")
+        refused([p("mlp"), DATA, "--max-tensor-bytes=1M"], "holds more than 1048576 bytes (uncompressed)",
+                "--max-tensor-bytes bounds a data file as it inflates")
         r = run([p("mlp"), "--help"])
         check(r.returncode == 0 and "optimizer adam, batch 64" in r.stdout,
               "--help says what is compiled in")

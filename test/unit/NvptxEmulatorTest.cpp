@@ -265,4 +265,27 @@ TEST(NvptxPlanFile, RoundTripsAndRejectsDamage) {
     EXPECT_NE(std::string(e.what()).find("nvptx-plan-test.adjplan"), std::string::npos) << e.what();
   }
   std::filesystem::remove(path);
+  // An in-place output larger than the argument it lives in, or in-place over another in-place
+  // output, would let the device write outside its bytes: refused.
+  for (int damage : {0, 1}) {
+    gpu::Plan bad = p;
+    int arg = -1, out = -1;
+    for (size_t i = 0; i < bad.slots.size(); ++i)
+      if (bad.slots[i].inPlaceOf >= 0) {
+        out = (int)i;
+        arg = bad.slots[i].inPlaceOf;
+        break;
+      }
+    ASSERT_GE(out, 0) << "the LeNet-5 step has no in-place update";
+    if (damage == 0)
+      bad.slots[(size_t)out].bytes = bad.slots[(size_t)arg].bytes + 4;
+    else
+      bad.slots[(size_t)arg].inPlaceOf = out;
+    try {
+      gpu::parsePlan(gpu::serializePlan(bad), "damaged plan");
+      ADD_FAILURE() << "damaged in-place slot accepted (" << damage << ")";
+    } catch (const std::runtime_error &e) {
+      EXPECT_NE(std::string(e.what()).find("in-place slot"), std::string::npos) << e.what();
+    }
+  }
 }
