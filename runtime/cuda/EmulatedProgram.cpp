@@ -22,6 +22,7 @@ public:
   void launch(HostKernel fn, void **args) {
     fn_ = fn;
     args_ = args;
+    fiberOnThisThread(main_);
     for (int i = 0; i < kEmulatedBlock; ++i) {
       fiberPrepare(ctx_[(size_t)i], stacks_.data() + (size_t)i * kStack, kStack, &FiberBlock::entry);
       done_[(size_t)i] = false;
@@ -45,10 +46,11 @@ private:
   static constexpr size_t kStack = 64 * 1024;
   // Runs the kernel, then leaves the fiber for good (a fiber's entry never returns).
   static void entry() {
+    fiberEntered();
     FiberBlock *b = active;
     b->fn_(b->args_);
     b->done_[(size_t)b->current_] = true;
-    fiberSwitch(b->ctx_[(size_t)b->current_], b->main_);
+    fiberSwitch(b->ctx_[(size_t)b->current_], b->main_, /*last=*/true);
   }
   FiberContext main_;
   std::vector<FiberContext> ctx_;
@@ -136,12 +138,14 @@ void EmulatedProgram::checkSlot(int slot, int64_t bytes, const char *what) const
 
 void EmulatedProgram::upload(int slot, const void *src, int64_t bytes) {
   checkSlot(slot, bytes, "upload");
-  std::memcpy(base() + offsets_[(size_t)slot], src, (size_t)bytes);
+  if (bytes > 0) // an empty tensor's data may be null
+    std::memcpy(base() + offsets_[(size_t)slot], src, (size_t)bytes);
 }
 
 void EmulatedProgram::download(int slot, void *dst, int64_t bytes) const {
   checkSlot(slot, bytes, "download");
-  std::memcpy(dst, base() + offsets_[(size_t)slot], (size_t)bytes);
+  if (bytes > 0)
+    std::memcpy(dst, base() + offsets_[(size_t)slot], (size_t)bytes);
 }
 
 void EmulatedProgram::copySlot(int dst, int src, int64_t bytes) {

@@ -1,8 +1,13 @@
-// FiberSwitch.h: the x86-64 switch, or ucontext.
+// FiberSwitch.h: the x86-64 switch (with ASan's annotations when instrumented), or ucontext.
 #include "FiberSwitch.h"
 
 #include <cstdint>
 #include <cstring>
+#include <pthread.h>
+
+#ifdef ADJOINT_FIBER_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 #ifndef ADJOINT_FIBER_UCONTEXT
 // adj_fiber_switch(void **saveSp, void *loadSp): pushes the System V callee-saved registers,
@@ -41,6 +46,34 @@ extern "C" void adj_fiber_switch(void **saveSp, void *loadSp);
 
 namespace adjoint::gpu {
 
+void fiberOnThisThread(FiberContext &ctx) {
+#ifdef ADJOINT_FIBER_ASAN
+  // Only ASan needs the bounds; glibc finds the main thread's by reading /proc/self/maps, so
+  // once per thread.
+  thread_local const void *bottom = nullptr;
+  thread_local size_t size = 0;
+  if (!bottom) {
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      void *b = nullptr;
+      if (pthread_attr_getstack(&attr, &b, &size) == 0)
+        bottom = b;
+      pthread_attr_destroy(&attr);
+    }
+  }
+  ctx.stackBottom = bottom;
+  ctx.stackSize = size;
+#else
+  (void)ctx;
+#endif
+}
+
+void fiberEntered() {
+#ifdef ADJOINT_FIBER_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
+#endif
+}
+
 #ifdef ADJOINT_FIBER_UCONTEXT
 
 void fiberPrepare(FiberContext &ctx, char *stack, size_t size, void (*entry)()) {
@@ -49,9 +82,9 @@ void fiberPrepare(FiberContext &ctx, char *stack, size_t size, void (*entry)()) 
   ctx.uc.uc_stack.ss_size = size;
   ctx.uc.uc_link = nullptr;
   makecontext(&ctx.uc, entry, 0);
+  ctx.stackBottom = stack;
+  ctx.stackSize = size;
 }
-
-void fiberSwitch(FiberContext &from, FiberContext &to) { swapcontext(&from.uc, &to.uc); }
 
 #else
 
@@ -64,10 +97,27 @@ void fiberPrepare(FiberContext &ctx, char *stack, size_t size, void (*entry)()) 
   std::memset(frame, 0, 8 * sizeof(void *));
   frame[6] = reinterpret_cast<void *>(entry);
   ctx.sp = frame;
+  ctx.stackBottom = stack;
+  ctx.stackSize = size;
 }
 
-void fiberSwitch(FiberContext &from, FiberContext &to) { adj_fiber_switch(&from.sp, to.sp); }
-
 #endif
+
+void fiberSwitch(FiberContext &from, FiberContext &to, bool last) {
+#ifdef ADJOINT_FIBER_ASAN
+  // A context that ends hands ASan no place to keep its fake stack: ASan frees it.
+  __sanitizer_start_switch_fiber(last ? nullptr : &from.fakeStack, to.stackBottom, to.stackSize);
+#else
+  (void)last;
+#endif
+#ifdef ADJOINT_FIBER_UCONTEXT
+  swapcontext(&from.uc, &to.uc);
+#else
+  adj_fiber_switch(&from.sp, to.sp);
+#endif
+#ifdef ADJOINT_FIBER_ASAN
+  __sanitizer_finish_switch_fiber(from.fakeStack, nullptr, nullptr);
+#endif
+}
 
 } // namespace adjoint::gpu
