@@ -367,9 +367,12 @@ MemoryPlan planMemory(const Function &f, const MemoryPlanOptions &opts) {
   std::vector<size_t> bySize(bufs.size()), byStart(bufs.size());
   for (size_t b = 0; b < bufs.size(); ++b)
     bySize[b] = byStart[b] = b;
-  std::stable_sort(bySize.begin(), bySize.end(), [&](size_t a, size_t b) {
-    return bufs[a].size != bufs[b].size ? bufs[a].size > bufs[b].size
-                                        : bufs[a].start < bufs[b].start;
+  // Ties broken by index: the order stable_sort gave, without libstdc++'s temporary buffer
+  // (deprecated, a warning under clang).
+  std::sort(bySize.begin(), bySize.end(), [&](size_t a, size_t b) {
+    if (bufs[a].size != bufs[b].size)
+      return bufs[a].size > bufs[b].size;
+    return bufs[a].start != bufs[b].start ? bufs[a].start < bufs[b].start : a < b;
   });
   // Buffers are created in schedule order: byStart is already sorted by start.
   std::vector<int64_t> offsets, other;
