@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <stdexcept>
+#include <utility>
 
 namespace adjoint::aot {
 
@@ -28,37 +29,26 @@ public:
   virtual void copyFrom(int dst, Program &src, int srcSlot, int64_t bytes) = 0;
 };
 
-class Emulated : public Program {
+// EmulatedProgram and CudaProgram have the same interface: one adapter serves both. A session's
+// programs are all of one kind, so copyFrom's source is too.
+template <typename P> class ProgramOf : public Program {
 public:
-  Emulated(gpu::Plan plan, std::vector<gpu::HostKernel> kernels, int64_t *error)
-      : p_(std::move(plan), std::move(kernels), error) {}
+  template <typename... Args> explicit ProgramOf(Args &&...args) : p_(std::forward<Args>(args)...) {}
   void upload(int slot, const void *src, int64_t bytes) override { p_.upload(slot, src, bytes); }
   void download(int slot, void *dst, int64_t bytes) override { p_.download(slot, dst, bytes); }
   void run() override { p_.run(); }
   void copySlot(int dst, int src, int64_t bytes) override { p_.copySlot(dst, src, bytes); }
   void copyFrom(int dst, Program &src, int srcSlot, int64_t bytes) override {
-    p_.copyFrom(dst, static_cast<Emulated &>(src).p_, srcSlot, bytes);
+    p_.copyFrom(dst, static_cast<ProgramOf &>(src).p_, srcSlot, bytes);
   }
 
 private:
-  gpu::EmulatedProgram p_;
+  P p_;
 };
 
+using Emulated = ProgramOf<gpu::EmulatedProgram>;
 #ifdef ADJOINT_HAVE_CUDA
-class Cuda : public Program {
-public:
-  explicit Cuda(gpu::Plan plan) : p_(std::move(plan)) {}
-  void upload(int slot, const void *src, int64_t bytes) override { p_.upload(slot, src, bytes); }
-  void download(int slot, void *dst, int64_t bytes) override { p_.download(slot, dst, bytes); }
-  void run() override { p_.run(); }
-  void copySlot(int dst, int src, int64_t bytes) override { p_.copySlot(dst, src, bytes); }
-  void copyFrom(int dst, Program &src, int srcSlot, int64_t bytes) override {
-    p_.copyFrom(dst, static_cast<Cuda &>(src).p_, srcSlot, bytes);
-  }
-
-private:
-  gpu::CudaProgram p_;
-};
+using Cuda = ProgramOf<gpu::CudaProgram>;
 #endif
 
 std::string stepName(const StepInfo &s) {
