@@ -4,6 +4,7 @@
 // is a nest with one output; a fused kernel is a nest with the body's values as outputs and the
 // ops between them evaluated in registers.
 #include "CodeGen/LoweringContext.h"
+#include "Ops/SliceWindow.h"
 
 #include <optional>
 
@@ -15,6 +16,13 @@ llvm::Value *convertScalar(Builder &b, llvm::Value *v, DType from, DType to);
 
 // The data of a value known at compile time (a Constant op's result, a Shape op's), or nullopt.
 std::optional<Tensor> constantValue(const Value *v);
+
+// The window of a slice of `in` whose index operands (from operand `first`) are compile-time
+// constants (LowerDataMovement.cpp), and a reduction's axes, from ReduceSum's operand or the
+// other reductions' attribute (LowerReduce.cpp); both fail naming the op when not constant. The
+// CPU and GPU lowerings share them.
+SliceWindow constantSliceWindow(const Op &op, const Shape &in, size_t first);
+std::vector<int64_t> constantReduceAxes(const Op &op);
 
 // Dropout (LowerNorm.cpp, NvptxDropout.cpp): whether the op may run in training mode (false when
 // its training_mode is absent or a constant false, or its ratio a constant 0), and

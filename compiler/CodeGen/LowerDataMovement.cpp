@@ -173,12 +173,6 @@ void lowerSplit(OpEmitContext &c) {
 
 // ---- Slice and SliceGrad ----------------------------------------------------------------------
 
-struct OpErrors {
-  const Op &op;
-  template <typename... Args> [[noreturn]] void error(const Args &...args) const {
-    fail(op.describe(), ": ", args...);
-  }
-};
 
 bool constantOperands(const Op &op, size_t from) {
   for (size_t i = from; i < op.numOperands(); ++i)
@@ -187,31 +181,13 @@ bool constantOperands(const Op &op, size_t from) {
   return true;
 }
 
-// The window of a slice of `in` whose index operands start at operand `first`, all constant.
-SliceWindow windowOf(const Op &op, const Shape &in, size_t first) {
-  std::vector<int64_t> vals[4];
-  bool has[4] = {false, false, false, false};
-  for (size_t k = 0; k < 4; ++k) {
-    size_t i = first + k;
-    if (i >= op.numOperands() || !op.operand(i))
-      continue;
-    std::optional<Tensor> t = constantValue(op.operand(i));
-    if (!t)
-      fail(op.describe(), ": slice indices must be compile-time constants");
-    vals[k] = t->toInts();
-    has[k] = true;
-  }
-  return sliceWindow(OpErrors{op}, in, vals[0], vals[1], has[2] ? &vals[2] : nullptr,
-                     has[3] ? &vals[3] : nullptr);
-}
-
 std::string unsupportedFrom(const Op &op, size_t from) {
   return constantOperands(op, from) ? "" : "its index operands are not compile-time constants";
 }
 
 void lowerSlice(OpEmitContext &c) {
   const Shape &in = c.operandType(0).shape;
-  SliceWindow w = windowOf(c.op, in, 1);
+  SliceWindow w = constantSliceWindow(c.op, in, 1);
   if (w.out != c.resultType().shape)
     c.error("the window has shape ", shapeStr(w.out), ", not the result's ",
             shapeStr(c.resultType().shape));
@@ -226,7 +202,7 @@ void lowerSlice(OpEmitContext &c) {
 // out = zeros; out[window] = dy.
 void lowerSliceGrad(OpEmitContext &c) {
   const Shape &out = c.resultType().shape;
-  SliceWindow w = windowOf(c.op, out, 2);
+  SliceWindow w = constantSliceWindow(c.op, out, 2);
   if (w.out != c.operandType(0).shape)
     c.error("the window has shape ", shapeStr(w.out), ", but dy has shape ",
             shapeStr(c.operandType(0).shape));
@@ -352,6 +328,35 @@ void registerDataMovementLowerings(LoweringRegistry &r) {
   add("", "Gather", lowerGather);
   add("adjoint", "SliceGrad", lowerSliceGrad, [](const Op &op) { return unsupportedFrom(op, 1); });
   add("adjoint", "GatherGrad", lowerGatherGrad);
+}
+
+namespace {
+
+struct SliceErrors {
+  const Op &op;
+  template <typename... Args> [[noreturn]] void error(const Args &...args) const {
+    fail(op.describe(), ": ", args...);
+  }
+};
+
+} // namespace
+
+// Declared in Elementwise.h (the GPU's Slice lowering uses it too).
+SliceWindow constantSliceWindow(const Op &op, const Shape &in, size_t first) {
+  std::vector<int64_t> vals[4];
+  bool has[4] = {false, false, false, false};
+  for (size_t k = 0; k < 4; ++k) {
+    size_t i = first + k;
+    if (i >= op.numOperands() || !op.operand(i))
+      continue;
+    std::optional<Tensor> t = constantValue(op.operand(i));
+    if (!t)
+      fail(op.describe(), ": slice indices must be compile-time constants");
+    vals[k] = t->toInts();
+    has[k] = true;
+  }
+  return sliceWindow(SliceErrors{op}, in, vals[0], vals[1], has[2] ? &vals[2] : nullptr,
+                     has[3] ? &vals[3] : nullptr);
 }
 
 } // namespace adjoint

@@ -31,22 +31,10 @@ struct ReduceLayout {
   bool hasKept = false, hasReduced = false;
 };
 
-std::vector<int64_t> axesOf(const Op &op) {
-  if (op.opType() == "ReduceSum") {
-    if (!op.operand(1))
-      return {};
-    std::optional<Tensor> t = constantValue(op.operand(1));
-    if (!t)
-      fail(op.describe(), ": axes must be a compile-time constant");
-    return t->toInts();
-  }
-  return attrsOf(op).has("axes") ? attrsOf(op).ints("axes") : std::vector<int64_t>{};
-}
-
 ReduceLayout analyze(const Op &op) {
   const Shape &in = op.operand(0)->shape();
   int64_t rank = (int64_t)in.size();
-  std::vector<int64_t> axes = axesOf(op);
+  std::vector<int64_t> axes = constantReduceAxes(op);
   ReduceLayout r;
   if (axes.empty() && op.opType() == "ReduceSum" && attrsOf(op).i("noop_with_empty_axes") != 0) {
     r.noop = true;
@@ -233,5 +221,19 @@ void registerReduceLowerings(LoweringRegistry &r) {
   for (const char *name : {"ReduceSum", "ReduceMean", "ReduceMax"})
     r.add("", name, l);
 }
+
+// Declared in Elementwise.h.
+std::vector<int64_t> constantReduceAxes(const Op &op) {
+  if (op.opType() == "ReduceSum") {
+    if (op.numOperands() < 2 || !op.operand(1))
+      return {};
+    std::optional<Tensor> t = constantValue(op.operand(1));
+    if (!t)
+      fail(op.describe(), ": axes must be a compile-time constant");
+    return t->toInts();
+  }
+  return attrsOf(op).has("axes") ? attrsOf(op).ints("axes") : std::vector<int64_t>{};
+}
+
 
 } // namespace adjoint

@@ -219,22 +219,10 @@ void emitReduce(GpuOpContext &c, BufferRef in, BufferRef out, DType t, const Red
   b.CreateRetVoid();
 }
 
-std::vector<int64_t> reduceAxes(const Op &op) {
-  if (op.opType() == "ReduceSum") {
-    if (op.numOperands() < 2 || !op.operand(1))
-      return {};
-    std::optional<Tensor> t = constantValue(op.operand(1));
-    if (!t)
-      fail(op.describe(), ": axes must be a compile-time constant");
-    return t->toInts();
-  }
-  return attrsOf(op).has("axes") ? attrsOf(op).ints("axes") : std::vector<int64_t>{};
-}
-
 void lowerReduce(GpuOpContext &c, Fold fold) {
   const Shape &in = c.op.operand(0)->shape();
   DType t = c.op.result(0)->dtype();
-  std::vector<int64_t> axes = reduceAxes(c.op);
+  std::vector<int64_t> axes = constantReduceAxes(c.op);
   if (axes.empty() && c.op.opType() == "ReduceSum" && attrsOf(c.op).i("noop_with_empty_axes") != 0) {
     c.g.copy(c.what(), c.results[0], c.operands[0], numElements(in) * esize(t));
     return;
@@ -368,27 +356,6 @@ void lowerGlobalAveragePool(GpuOpContext &c) {
 // semantics): one thread per element; the gradients gather (SliceGrad: is this element in the
 // window; GatherGrad: the sum, in index order, of the dY rows whose index is this row).
 
-struct SliceErrors {
-  const Op &op;
-  template <typename... Args> [[noreturn]] void error(const Args &...args) const { fail(op.describe(), ": ", args...); }
-};
-
-SliceWindow gpuWindowOf(const Op &op, const Shape &in, size_t first) {
-  std::vector<int64_t> vals[4];
-  bool has[4] = {false, false, false, false};
-  for (size_t k = 0; k < 4; ++k) {
-    size_t i = first + k;
-    if (i >= op.numOperands() || !op.operand(i))
-      continue;
-    std::optional<Tensor> t = constantValue(op.operand(i));
-    if (!t)
-      fail(op.describe(), ": slice indices must be compile-time constants");
-    vals[k] = t->toInts();
-    has[k] = true;
-  }
-  return sliceWindow(SliceErrors{op}, in, vals[0], vals[1], has[2] ? &vals[2] : nullptr, has[3] ? &vals[3] : nullptr);
-}
-
 std::string constantIndices(const Op &op, size_t from) {
   for (size_t i = from; i < op.numOperands(); ++i)
     if (op.operand(i) && !constantValue(op.operand(i)))
@@ -399,7 +366,7 @@ std::string constantIndices(const Op &op, size_t from) {
 void lowerSlice(GpuOpContext &c) {
   const Shape &in = c.op.operand(0)->shape();
   DType t = c.op.result(0)->dtype();
-  SliceWindow w = gpuWindowOf(c.op, in, 1);
+  SliceWindow w = constantSliceWindow(c.op, in, 1);
   if (w.out != c.op.result(0)->shape())
     c.error("the window has shape ", shapeStr(w.out), ", not the result's");
   std::vector<int64_t> st = stridesOf(in), strides;
@@ -423,7 +390,7 @@ void lowerSlice(GpuOpContext &c) {
 void lowerSliceGrad(GpuOpContext &c) {
   const Shape &out = c.op.result(0)->shape();
   DType t = c.op.result(0)->dtype();
-  SliceWindow w = gpuWindowOf(c.op, out, 2);
+  SliceWindow w = constantSliceWindow(c.op, out, 2);
   if (w.out != c.op.operand(0)->shape())
     c.error("the window has shape ", shapeStr(w.out), ", but dy has another");
   const int64_t total = numElements(out);
