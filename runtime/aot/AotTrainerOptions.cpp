@@ -156,18 +156,11 @@ bool parseTrainerOptions(int argc, char **argv, const ModelInfo &m, TrainerOptio
     } else if (flag == "--stop-after") {
       o.stopAfter = integer(value(), flag, false);
     } else if (flag == "--max-tensor-bytes") {
-      std::string text = value(), digits = text;
-      int shift = 0;
-      if (!digits.empty() && std::string("KkMmGg").find(digits.back()) != std::string::npos) {
-        shift = std::string("Kk").find(digits.back()) != std::string::npos   ? 10
-                : std::string("Mm").find(digits.back()) != std::string::npos ? 20
-                                                                             : 30;
-        digits.pop_back();
-      }
-      int64_t n = integer(digits, flag, false);
-      if (n > (INT64_MAX >> shift))
-        usage("--max-tensor-bytes '" + text + "' is too large");
-      data::setMaxFileBytes((uint64_t)n << shift);
+      std::string text = value(), why;
+      std::optional<uint64_t> n = data::parseByteSize(text, &why);
+      if (!n)
+        usage("--max-tensor-bytes '" + text + "' " + why);
+      data::setMaxFileBytes(*n);
     } else if (flag == "--device") {
       o.device = value();
       if (!m.gpu())

@@ -2,6 +2,7 @@
 #include "data/DataError.h"
 
 #include <atomic>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <sys/stat.h>
@@ -14,6 +15,32 @@ std::atomic<uint64_t> gMaxFileBytes{uint64_t(4) << 30};
 }
 
 uint64_t maxFileBytes() { return gMaxFileBytes.load(); }
+
+std::optional<uint64_t> parseByteSize(const std::string &text, std::string *why) {
+  std::string digits = text;
+  int shift = 0;
+  if (!digits.empty()) {
+    char last = digits.back();
+    shift = last == 'K' || last == 'k' ? 10 : last == 'M' || last == 'm' ? 20 : last == 'G' || last == 'g' ? 30 : 0;
+    if (shift)
+      digits.pop_back();
+  }
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
+    *why = "is not a number";
+    return std::nullopt;
+  }
+  if (n <= 0) {
+    *why = "must be positive";
+    return std::nullopt;
+  }
+  if (n > (INT64_MAX >> shift)) {
+    *why = "is too large";
+    return std::nullopt;
+  }
+  return (uint64_t)n << shift;
+}
 void setMaxFileBytes(uint64_t bytes) { gMaxFileBytes = bytes; }
 
 std::vector<uint8_t> readFileBytes(const std::string &path) {

@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,5 +16,10 @@ std::vector<uint8_t> readFileBytes(const std::string &path);
 // too: a dataset file becomes one tensor).
 uint64_t maxFileBytes();
 void setMaxFileBytes(uint64_t bytes);
+
+// A byte count as --max-tensor-bytes takes it: a positive integer with an optional binary K, M
+// or G suffix. nullopt, with the reason in *why ("must be positive", "is too large", "is not a
+// number"), when the text is not one.
+std::optional<uint64_t> parseByteSize(const std::string &text, std::string *why);
 
 } // namespace adjoint::data

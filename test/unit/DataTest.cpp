@@ -121,6 +121,20 @@ TEST(FileBytes, LimitHoldsWhileInflating) {
   EXPECT_NE(plain.find("zeros: holds more than 1048576 bytes"), std::string::npos) << plain;
 }
 
+TEST(FileBytes, ByteSizes) {
+  std::string why;
+  EXPECT_EQ(parseByteSize("100", &why), 100u);
+  EXPECT_EQ(parseByteSize("4K", &why), 4096u);
+  EXPECT_EQ(parseByteSize("1m", &why), 1u << 20);
+  EXPECT_EQ(parseByteSize("2G", &why), uint64_t(2) << 30);
+  for (auto [text, reason] : {std::pair{"", "is not a number"}, {"x", "is not a number"}, {"1T", "is not a number"},
+                              {"0", "must be positive"}, {"-3K", "must be positive"},
+                              {"9223372036854775807G", "is too large"}}) {
+    EXPECT_FALSE(parseByteSize(text, &why)) << text;
+    EXPECT_EQ(why, reason) << text;
+  }
+}
+
 TEST(Idx, BigEndianElements) {
   std::string s{'\0', '\0', '\x0D', '\x01'};
   s += be32(2);

@@ -51,22 +51,11 @@ const char *const kMaxTensorBytesHelp =
     "                         N bytes; K, M, G suffixes (binary)           [4G]\n";
 
 void parseMaxTensorBytes(const std::string &text) {
-  std::string digits = text;
-  int shift = 0;
-  if (!digits.empty()) {
-    switch (digits.back()) {
-    case 'K': case 'k': shift = 10; break;
-    case 'M': case 'm': shift = 20; break;
-    case 'G': case 'g': shift = 30; break;
-    }
-    if (shift)
-      digits.pop_back();
-  }
-  int64_t n = parseInt(digits, "--max-tensor-bytes");
-  check(n > 0, "--max-tensor-bytes must be positive, got '", text, "'");
-  check(n <= (INT64_MAX >> shift), "--max-tensor-bytes '", text, "' is too large");
-  setMaxTensorBytes((uint64_t)n << shift);
-  data::setMaxFileBytes((uint64_t)n << shift);
+  std::string why;
+  std::optional<uint64_t> n = data::parseByteSize(text, &why);
+  check(n.has_value(), "--max-tensor-bytes '", text, "' ", why);
+  setMaxTensorBytes(*n);
+  data::setMaxFileBytes(*n);
 }
 
 void parseDimBinding(const std::string &text, ImportOptions &opts) {
