@@ -7,6 +7,7 @@
 #include "Ops/SliceWindow.h"
 
 #include <optional>
+#include <unordered_set>
 
 namespace adjoint {
 
@@ -40,6 +41,10 @@ bool computableInNest(const Value *v);
 // is computed in the nest from its defining op. In first-use order, without repeats.
 std::vector<const Value *> nestLeaves(const std::vector<const Value *> &outputs,
                                       const std::function<bool(const Value *)> &inMemory);
+
+// The values of a fused kernel's body that must be in memory (LowerKernel.cpp, and the GPU's
+// NvptxLowering.cpp): operands of ops a nest cannot evaluate, and the body's outputs.
+std::unordered_set<const Value *> kernelStoredValues(const Function &body);
 
 // Work units per element of that nest (for the thread-pool decision).
 double nestCost(const std::vector<const Value *> &outputs,

@@ -29,6 +29,20 @@ bool isConstant(const Value *v) {
 
 } // namespace
 
+std::unordered_set<const Value *> kernelStoredValues(const Function &body) {
+  std::unordered_set<const Value *> stored;
+  for (const auto &op : body.ops()) {
+    if (isConstant(op->result(0)) || computableInNest(op->result(0)))
+      continue;
+    for (const Value *v : op->operands())
+      if (v)
+        stored.insert(v);
+  }
+  for (const auto &o : body.outputs())
+    stored.insert(o.value);
+  return stored;
+}
+
 void FunctionLowering::lowerKernel(const Op &kernel, const std::string &stem) {
   const Module *m = fn_.module();
   std::string bodyName = kernel.stringAttr("body", "");
@@ -45,17 +59,7 @@ void FunctionLowering::lowerKernel(const Op &kernel, const std::string &stem) {
     computed_.insert(a);
   }
 
-  // What must be in memory: operands and results of ops a nest cannot evaluate, and results.
-  std::unordered_set<const Value *> stored;
-  for (const auto &op : body->ops()) {
-    if (isConstant(op->result(0)) || computableInNest(op->result(0)))
-      continue;
-    for (const Value *v : op->operands())
-      if (v)
-        stored.insert(v);
-  }
-  for (const auto &o : body->outputs())
-    stored.insert(o.value);
+  std::unordered_set<const Value *> stored = kernelStoredValues(*body);
 
   // Results are computed into the kernel's result buffers where possible, else copied there.
   // The memory plan may put a result over an operand the kernel reads elementwise (Transforms/

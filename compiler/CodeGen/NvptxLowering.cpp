@@ -328,18 +328,9 @@ void GpuLowering::lowerKernel(const Op &kernel, const std::string &stem) {
     place_[a] = placeOf(kernel.operand(i));
     computed_.insert(a);
   }
-  // As LowerKernel.cpp: operands and results of ops a nest cannot evaluate are stored, and the
-  // kernel's results; a GEMM-like result over an operand goes to a temporary copied at the end.
-  std::unordered_set<const Value *> stored;
-  for (const auto &op : body->ops()) {
-    if (isConstant(op->result(0)) || computableInNest(op->result(0)))
-      continue;
-    for (const Value *v : op->operands())
-      if (v)
-        stored.insert(v);
-  }
-  for (const auto &o : body->outputs())
-    stored.insert(o.value);
+  // As LowerKernel.cpp: what must be in memory is kernelStoredValues; a GEMM-like result over an
+  // operand goes to a temporary copied at the end.
+  std::unordered_set<const Value *> stored = kernelStoredValues(*body);
   auto overlapsAnOperand = [&](const Place &s) {
     for (size_t i = 0; i < kernel.numOperands(); ++i)
       if (placeOf(kernel.operand(i)).overlaps(s))
