@@ -6,6 +6,8 @@
 
 #include <llvm/IR/Intrinsics.h>
 
+#include <functional>
+
 namespace adjoint::nvptx {
 
 namespace {
@@ -32,6 +34,30 @@ void inverseTaps(const Taps &taps, bool positions, std::vector<int64_t> &starts,
   }
   if (entries.empty())
     entries.push_back(0);
+}
+
+// acc = the fold of step(p, acc) over the output positions p of the windows that read input
+// offset sp (the device copies of inverseTaps(positions = true): starts, entries), from 0, in
+// window order. `acc` is an f64 alloca of the kernel's entry block.
+void sumOverWindows(Builder &b, CodegenContext &cg, llvm::Value *starts, llvm::Value *entries, llvm::Value *sp,
+                    llvm::Value *acc,
+                    const std::function<llvm::Value *(Builder &, llvm::Value *p, llvm::Value *cur)> &step) {
+  llvm::Value *lo = cg.load(b, DType::I64, starts, sp);
+  llvm::Value *hi = cg.load(b, DType::I64, starts, b.CreateAdd(sp, cg.i64c(1)));
+  b.CreateStore(dconst(b, 0), acc);
+  llvm::Function *f = b.GetInsertBlock()->getParent();
+  auto *body = llvm::BasicBlock::Create(cg.ctx, "win", f), *done = llvm::BasicBlock::Create(cg.ctx, "win.end", f);
+  llvm::BasicBlock *pre = b.GetInsertBlock();
+  b.CreateCondBr(b.CreateICmpSLT(lo, hi), body, done);
+  b.SetInsertPoint(body);
+  llvm::PHINode *j = b.CreatePHI(b.getInt64Ty(), 2);
+  j->addIncoming(lo, pre);
+  llvm::Value *p = cg.load(b, DType::I64, entries, j);
+  b.CreateStore(step(b, p, b.CreateLoad(b.getDoubleTy(), acc)), acc);
+  llvm::Value *next = b.CreateAdd(j, cg.i64c(1));
+  j->addIncoming(next, b.GetInsertBlock());
+  b.CreateCondBr(b.CreateICmpSLT(next, hi), body, done);
+  b.SetInsertPoint(done);
 }
 
 // col[n * sN + (c * K + t) * sR + p] = x[n, c, taps[p, t]] (0 in padding), for all n, c, t, p.
@@ -286,24 +312,10 @@ void lowerAveragePoolGrad(GpuOpContext &c) {
   llvm::Value *acc = b.CreateAlloca(b.getDoubleTy());
   c.g.gridStride(b, total, [&](Builder &b, llvm::Value *i) {
     llvm::Value *sp = b.CreateURem(i, cg.i64c(taps.inSize)), *plane = b.CreateUDiv(i, cg.i64c(taps.inSize));
-    llvm::Value *lo = cg.load(b, DType::I64, k.args[2], sp);
-    llvm::Value *hi = cg.load(b, DType::I64, k.args[2], b.CreateAdd(sp, cg.i64c(1)));
-    b.CreateStore(dconst(b, 0), acc);
-    llvm::Function *f = b.GetInsertBlock()->getParent();
-    auto *body = llvm::BasicBlock::Create(cg.ctx, "win", f), *done = llvm::BasicBlock::Create(cg.ctx, "win.end", f);
-    llvm::BasicBlock *pre = b.GetInsertBlock();
-    b.CreateCondBr(b.CreateICmpSLT(lo, hi), body, done);
-    b.SetInsertPoint(body);
-    llvm::PHINode *j = b.CreatePHI(b.getInt64Ty(), 2);
-    j->addIncoming(lo, pre);
-    llvm::Value *p = cg.load(b, DType::I64, k.args[3], j);
-    llvm::Value *dy = toDouble(b, cg.load(b, t, k.args[1], b.CreateAdd(b.CreateMul(plane, cg.i64c(P)), p)));
-    llvm::Value *v = b.CreateFDiv(dy, cg.load(b, DType::F64, k.args[4], p));
-    b.CreateStore(b.CreateFAdd(b.CreateLoad(b.getDoubleTy(), acc), v), acc);
-    llvm::Value *next = b.CreateAdd(j, cg.i64c(1));
-    j->addIncoming(next, b.GetInsertBlock());
-    b.CreateCondBr(b.CreateICmpSLT(next, hi), body, done);
-    b.SetInsertPoint(done);
+    sumOverWindows(b, cg, k.args[2], k.args[3], sp, acc, [&](Builder &b, llvm::Value *p, llvm::Value *cur) {
+      llvm::Value *dy = toDouble(b, cg.load(b, t, k.args[1], b.CreateAdd(b.CreateMul(plane, cg.i64c(P)), p)));
+      return b.CreateFAdd(cur, b.CreateFDiv(dy, cg.load(b, DType::F64, k.args[4], p)));
+    });
     cg.store(b, t, fromDouble(b, b.CreateLoad(b.getDoubleTy(), acc), t), k.args[0], i);
   });
   b.CreateRetVoid();
@@ -384,25 +396,11 @@ void lowerMaxPoolGrad(GpuOpContext &c) {
   c.g.gridStride(b, total, [&](Builder &b, llvm::Value *i) {
     llvm::Value *sp = b.CreateURem(i, cg.i64c(taps.inSize)), *plane = b.CreateUDiv(i, cg.i64c(taps.inSize));
     llvm::Value *base = b.CreateMul(plane, cg.i64c(taps.inSize));
-    llvm::Value *lo = cg.load(b, DType::I64, k.args[4], sp);
-    llvm::Value *hi = cg.load(b, DType::I64, k.args[4], b.CreateAdd(sp, cg.i64c(1)));
-    b.CreateStore(dconst(b, 0), acc);
-    llvm::Function *f = b.GetInsertBlock()->getParent();
-    auto *body = llvm::BasicBlock::Create(cg.ctx, "win", f), *done = llvm::BasicBlock::Create(cg.ctx, "win.end", f);
-    llvm::BasicBlock *pre = b.GetInsertBlock();
-    b.CreateCondBr(b.CreateICmpSLT(lo, hi), body, done);
-    b.SetInsertPoint(body);
-    llvm::PHINode *j = b.CreatePHI(b.getInt64Ty(), 2);
-    j->addIncoming(lo, pre);
-    llvm::Value *p = cg.load(b, DType::I64, k.args[5], j);
-    llvm::Value *best = emitArgmax(b, cg, t, k.args[2], k.args[3], base, p, K).first;
-    llvm::Value *dy = toDouble(b, cg.load(b, t, k.args[1], b.CreateAdd(b.CreateMul(plane, cg.i64c(P)), p)));
-    llvm::Value *cur = b.CreateLoad(b.getDoubleTy(), acc);
-    b.CreateStore(b.CreateSelect(b.CreateICmpEQ(best, sp), b.CreateFAdd(cur, dy), cur), acc);
-    llvm::Value *next = b.CreateAdd(j, cg.i64c(1));
-    j->addIncoming(next, b.GetInsertBlock());
-    b.CreateCondBr(b.CreateICmpSLT(next, hi), body, done);
-    b.SetInsertPoint(done);
+    sumOverWindows(b, cg, k.args[4], k.args[5], sp, acc, [&](Builder &b, llvm::Value *p, llvm::Value *cur) {
+      llvm::Value *best = emitArgmax(b, cg, t, k.args[2], k.args[3], base, p, K).first;
+      llvm::Value *dy = toDouble(b, cg.load(b, t, k.args[1], b.CreateAdd(b.CreateMul(plane, cg.i64c(P)), p)));
+      return b.CreateSelect(b.CreateICmpEQ(best, sp), b.CreateFAdd(cur, dy), cur);
+    });
     cg.store(b, t, fromDouble(b, b.CreateLoad(b.getDoubleTy(), acc), t), k.args[0], i);
   });
   b.CreateRetVoid();
