@@ -156,25 +156,39 @@ Tensor GpuFunction::get(const std::string &name) {
   return t;
 }
 
-std::vector<Tensor> GpuFunction::run(const std::map<std::string, Tensor> &inputs) {
+void GpuFunction::checkInputNames(const std::map<std::string, Tensor> &inputs) const {
   for (const auto &[name, t] : inputs) {
     (void)t;
     auto it = slots_.find(name);
     if (it == slots_.end() || it->second >= (int)inputNames_.size())
       fail("function @", plan_.entry, " has no input named '", name, "'");
   }
-  for (const std::string &name : inputNames_) {
-    auto it = inputs.find(name);
-    if (it != inputs.end()) {
-      set(name, it->second);
-      continue;
-    }
-    auto d = defaults_.find(name);
-    if (d == defaults_.end())
-      fail("input '", name, "' of function @", plan_.entry, " was not given",
-           params_.count(name) ? " (a parameter without data)" : "");
-    set(name, d->second);
-  }
+}
+
+const Tensor &GpuFunction::argument(const std::string &name, const std::map<std::string, Tensor> &inputs) const {
+  if (auto it = inputs.find(name); it != inputs.end())
+    return it->second;
+  auto d = defaults_.find(name);
+  if (d == defaults_.end())
+    fail("input '", name, "' of function @", plan_.entry, " was not given",
+         params_.count(name) ? " (a parameter without data)" : "");
+  return d->second;
+}
+
+void GpuFunction::feedBackUpdates() {
+  if (updatesFedBack_)
+    return;
+  for (const std::string &o : outputNames_)
+    if (o.rfind("new.", 0) == 0 && slots_.count(o.substr(4)) && slots_.at(o.substr(4)) < (int)inputNames_.size())
+      feedBack(o, o.substr(4));
+  updatesFedBack_ = true;
+  onDevice_.clear();
+}
+
+std::vector<Tensor> GpuFunction::run(const std::map<std::string, Tensor> &inputs) {
+  checkInputNames(inputs);
+  for (const std::string &name : inputNames_)
+    set(name, argument(name, inputs));
   step();
   onDevice_.clear(); // in-place updates changed the inputs' bytes
   std::vector<Tensor> outs;
@@ -184,35 +198,17 @@ std::vector<Tensor> GpuFunction::run(const std::map<std::string, Tensor> &inputs
 }
 
 std::vector<Tensor> GpuFunction::runResident(const std::map<std::string, Tensor> &inputs) {
-  if (!residentFeedback_) {
-    for (const std::string &o : outputNames_)
-      if (o.rfind("new.", 0) == 0 && slots_.count(o.substr(4)) && slots_.at(o.substr(4)) < (int)inputNames_.size())
-        feedBack(o, o.substr(4));
-    residentFeedback_ = true;
-    onDevice_.clear();
-  }
-  for (const auto &[name, t] : inputs) {
-    (void)t;
-    auto it = slots_.find(name);
-    if (it == slots_.end() || it->second >= (int)inputNames_.size())
-      fail("function @", plan_.entry, " has no input named '", name, "'");
-  }
+  feedBackUpdates();
+  checkInputNames(inputs);
   for (const std::string &name : inputNames_) {
-    auto it = inputs.find(name);
-    const Tensor *t = nullptr;
-    if (it != inputs.end())
-      t = &it->second;
-    else if (auto d = defaults_.find(name); d != defaults_.end())
-      t = &d->second;
-    else
-      fail("input '", name, "' of function @", plan_.entry, " was not given");
+    const Tensor &t = argument(name, inputs);
     int s = slots_.at(name);
     auto cached = onDevice_.find(s);
-    if (cached != onDevice_.end() && cached->second.bytes() == t->bytes() && cached->second.dtype() == t->dtype() &&
-        cached->second.shape() == t->shape())
+    if (cached != onDevice_.end() && cached->second.bytes() == t.bytes() && cached->second.dtype() == t.dtype() &&
+        cached->second.shape() == t.shape())
       continue;
-    set(name, *t);
-    onDevice_[s] = *t;
+    set(name, t);
+    onDevice_[s] = t;
   }
   step();
   std::vector<Tensor> outs;

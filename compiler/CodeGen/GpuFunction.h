@@ -63,6 +63,8 @@ public:
   // After each step(), output `output` is copied into input `input` on the device (new.<state>
   // outputs the memory plan did not place over their input); nothing when it was in place.
   void feedBack(const std::string &output, const std::string &input);
+  // feedBack(new.X, X) for every new.X output whose X is an input (once; runResident does it).
+  void feedBackUpdates();
   void step();
   Tensor get(const std::string &name);
   // Input `name` takes the current contents of `src`'s argument of the same name and type, on
@@ -76,6 +78,9 @@ public:
 private:
   GpuFunction() = default;
   int slotOf(const std::string &name) const;
+  void checkInputNames(const std::map<std::string, Tensor> &inputs) const;
+  // The tensor for input `name`: the caller's, else a parameter's own data.
+  const Tensor &argument(const std::string &name, const std::map<std::string, Tensor> &inputs) const;
   gpu::Plan plan_;
   std::unique_ptr<GpuDevice> device_;
   std::vector<TensorType> types_; // per slot (workspace: empty)
@@ -85,7 +90,7 @@ private:
   std::vector<std::string> inputNames_, outputNames_;
   std::vector<std::pair<int, int>> feedback_; // (output slot, input slot)
   std::map<int, Tensor> onDevice_;            // input slot -> the tensor its bytes came from
-  bool residentFeedback_ = false;
+  bool updatesFedBack_ = false;
   double compileSeconds_ = 0;
 };
 

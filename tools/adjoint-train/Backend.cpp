@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <memory>
-#include <set>
 
 namespace adjoint::train {
 
@@ -62,13 +61,9 @@ public:
   GpuResident(std::shared_ptr<GpuFunction> g, const Function &fn) : g_(std::move(g)) {
     for (const auto &o : fn.outputs())
       outputs_.push_back(o.name);
-    for (Value *v : fn.inputs())
-      inputs_.insert(v->name());
-    for (Value *v : fn.params())
-      inputs_.insert(v->name());
   }
   void load(const std::map<std::string, Tensor> &state) override {
-    feedBackOnce();
+    g_->feedBackUpdates();
     for (const auto &[name, t] : state)
       set(name, t);
   }
@@ -76,14 +71,13 @@ public:
     auto *other = dynamic_cast<GpuResident *>(&from);
     if (other == nullptr || other->g_->device().describe() != g_->device().describe())
       return false;
-    feedBackOnce();
+    g_->feedBackUpdates();
     for (const std::string &name : names)
       g_->copyFrom(name, *other->g_);
     return true;
   }
   std::vector<Tensor> step(const std::map<std::string, Tensor> &inputs,
                            const std::vector<size_t> &outputs) override {
-    check(fedBack_, "internal error: a resident step ran before its state was loaded");
     for (const auto &[name, t] : inputs)
       set(name, t);
     g_->step();
@@ -102,22 +96,12 @@ public:
   }
 
 private:
-  void feedBackOnce() {
-    if (fedBack_)
-      return;
-    for (const std::string &o : outputs_)
-      if (o.rfind("new.", 0) == 0 && inputs_.count(o.substr(4)))
-        g_->feedBack(o, o.substr(4));
-    fedBack_ = true;
-  }
   void set(const std::string &name, const Tensor &t) {
     g_->set(name, t);
     bytesUp += (int64_t)t.byteSize();
   }
   std::shared_ptr<GpuFunction> g_;
   std::vector<std::string> outputs_;
-  std::set<std::string> inputs_;
-  bool fedBack_ = false;
 };
 
 // The GPU: fused like the JIT. run() keeps on the device what the caller passes back unchanged
